@@ -1,0 +1,32 @@
+# Everyday targets; CMakeLists.txt is the real build.
+#
+#   make            Release build (CUDA backend too when nvcc is found)
+#   make test       install missing deps, build, run every test (doctest via CTest)
+#   make deps       install missing Debian packages (or print the apt-get line)
+#   make clean      remove the build directory
+#
+# Variables: BUILD_DIR (default build), CMAKE_FLAGS (e.g. -DWITH_CUDA=OFF), JOBS.
+
+BUILD_DIR ?= build
+CMAKE_FLAGS ?=
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all build configure deps test clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+configure:
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	@cd $(BUILD_DIR) && ctest --output-on-failure --verbose --timeout 900
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,166 @@
+// reduce.cpp — sum, mean, max and softmax along dimensions, with their backward formulas.
+#include <algorithm>
+
+#include "autograd/node.h"
+#include "autograd/ops.h"
+#include "tensor/backend.h"
+#include "tensor/error.h"
+
+namespace drift {
+
+namespace {
+
+// Sorted, de-duplicated, non-negative dims; all dims when `dims` is empty.
+std::vector<int64_t> normalize_dims(const std::vector<int64_t>& dims, int64_t ndim,
+                                    const char* op) {
+  std::vector<int64_t> out;
+  if (dims.empty()) {
+    for (int64_t d = 0; d < ndim; ++d) out.push_back(d);
+    return out;
+  }
+  for (int64_t d : dims) out.push_back(normalize_dim(d, ndim, op));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+Shape keepdim_shape(const Shape& shape, const std::vector<int64_t>& dims) {
+  Shape out = shape;
+  for (int64_t d : dims) out[d] = 1;
+  return out;
+}
+
+Shape squeezed_shape(const Shape& shape, const std::vector<int64_t>& dims) {
+  Shape out;
+  for (int64_t d = 0; d < shape.ndim(); ++d)
+    if (!std::binary_search(dims.begin(), dims.end(), d)) out.push_back(shape[d]);
+  return out;
+}
+
+// Sums the given dims away (keeping them as size 1): one [outer, n, inner] pass per dim.
+Tensor sum_keepdim_raw(const Tensor& x, const std::vector<int64_t>& dims) {
+  Tensor current = x;
+  Shape shape = x.shape();
+  for (auto it = dims.rbegin(); it != dims.rend(); ++it) {
+    if (shape[*it] == 1) continue;
+    DimView v = dim_view(shape, *it);
+    shape[*it] = 1;
+    Tensor next = Tensor::empty(shape, x.device());
+    backend(x.device()).sum_dim(current.data(), next.data(), v);
+    current = next;
+  }
+  if (current.same(x)) current = x.clone();  // always a fresh tensor
+  return current.view_as_shape(shape);
+}
+
+}  // namespace
+
+// out = sum of x over dims:   dx_i = g   for every element that went into the sum
+// (the gradient, kept as size-1 dims, times ones of x's shape: a broadcast).
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
+  DRIFT_CHECK(x.defined(), "sum: the input is undefined");
+  std::vector<int64_t> dims = normalize_dims(dims_in, x.ndim(), "sum");
+  Shape kept = keepdim_shape(x.shape(), dims);
+  Tensor out = sum_keepdim_raw(x, dims);
+  if (!keepdim) out = out.view_as_shape(squeezed_shape(x.shape(), dims));
+  return record("sum", out, {x}, [x_shape = x.shape(), kept, device = x.device()](const Tensor& g) {
+    return std::vector<Tensor>{g.view_as_shape(kept) * ones(x_shape, device)};
+  });
+}
+
+Tensor sum(const Tensor& x) { return sum(x, {}, false); }
+
+// mean = sum / n, with n the number of elements averaged:  dx_i = g / n
+Tensor mean(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
+  DRIFT_CHECK(x.defined(), "mean: the input is undefined");
+  std::vector<int64_t> dims = normalize_dims(dims_in, x.ndim(), "mean");
+  int64_t count = 1;
+  for (int64_t d : dims) count *= x.shape()[d];
+  DRIFT_CHECK(count > 0, "mean: no elements to average in " << describe(x));
+  return sum(x, dims, keepdim) * (1.0f / static_cast<float>(count));
+}
+
+Tensor mean(const Tensor& x) { return mean(x, {}, false); }
+
+// out = max of x along dim:  the gradient flows only to the (first) position of the maximum,
+// recorded in the forward pass as argmax:  dx = scatter g into the argmax positions.
+Tensor max(const Tensor& x, int64_t dim_in, bool keepdim) {
+  DRIFT_CHECK(x.defined(), "max: the input is undefined");
+  int64_t dim = normalize_dim(dim_in, x.ndim(), "max");
+  DRIFT_CHECK(x.shape()[dim] > 0, "max: dimension " << dim << " of " << describe(x)
+                                                      << " is empty");
+  Shape kept = keepdim_shape(x.shape(), {dim});
+  DimView v = dim_view(x.shape(), dim);
+  Tensor values = Tensor::empty(kept, x.device());
+  Tensor argmax_index = Tensor::empty(kept, x.device());
+  backend(x.device()).max_dim(x.data(), values.data(), argmax_index.data(), v);
+  if (!keepdim) values = values.view_as_shape(squeezed_shape(x.shape(), {dim}));
+  return record("max", values, {x}, [x_shape = x.shape(), kept, argmax_index, v,
+                                     device = x.device()](const Tensor& g) {
+    Tensor gx = zeros(x_shape, device);
+    backend(device).scatter_add(g.data(), argmax_index.data(), 1, gx.data(), v);
+    return std::vector<Tensor>{gx};
+  });
+}
+
+Tensor max(const Tensor& x) {
+  DRIFT_CHECK(x.defined() && x.numel() > 0, "max: the input is empty or undefined");
+  return max(reshape(x, Shape{x.numel()}), 0, false);
+}
+
+Tensor argmax(const Tensor& x, int64_t dim_in, bool keepdim) {
+  DRIFT_CHECK(x.defined(), "argmax: the input is undefined");
+  int64_t dim = normalize_dim(dim_in, x.ndim(), "argmax");
+  DRIFT_CHECK(x.shape()[dim] > 0, "argmax: dimension " << dim << " of " << describe(x)
+                                                         << " is empty");
+  Shape kept = keepdim_shape(x.shape(), {dim});
+  Tensor values = Tensor::empty(kept, x.device());
+  Tensor index = Tensor::empty(kept, x.device());
+  backend(x.device()).max_dim(x.data(), values.data(), index.data(), dim_view(x.shape(), dim));
+  return keepdim ? index : index.view_as_shape(squeezed_shape(x.shape(), {dim}));
+}
+
+namespace {
+
+// softmax and log_softmax share a kernel; backward needs only the output y:
+//   softmax:      dx = y * (g - sum(g * y))
+//   log_softmax:  dx = g - softmax(x) * sum(g) = g - exp(y) * sum(g)
+Tensor softmax_op(const Tensor& x, int64_t dim_in, bool log) {
+  const char* name = log ? "log_softmax" : "softmax";
+  DRIFT_CHECK(x.defined(), name << ": the input is undefined");
+  int64_t dim = normalize_dim(dim_in, x.ndim(), name);
+  DimView v = dim_view(x.shape(), dim);
+  Tensor y = Tensor::empty(x.shape(), x.device());
+  if (y.numel() > 0) backend(x.device()).softmax(x.data(), y.data(), v, log);
+  return record(name, y, {x}, [y_saved = y.detach(), v, log](const Tensor& g) {
+    Tensor gx = Tensor::empty(y_saved.shape(), y_saved.device());
+    if (gx.numel() > 0)
+      backend(gx.device()).softmax_backward(y_saved.data(), g.data(), gx.data(), v, log);
+    return std::vector<Tensor>{gx};
+  });
+}
+
+}  // namespace
+
+Tensor softmax(const Tensor& x, int64_t dim) { return softmax_op(x, dim, false); }
+Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_op(x, dim, true); }
+
+Tensor sum_to(const Tensor& grad, const Shape& shape) {
+  if (grad.shape() == shape) return grad;
+  const int64_t lead = grad.ndim() - shape.ndim();
+  DRIFT_CHECK(lead >= 0, "sum_to: cannot reduce " << describe(grad) << " to " << shape);
+  std::vector<int64_t> dims;
+  for (int64_t d = 0; d < grad.ndim(); ++d) {
+    if (d < lead) {
+      dims.push_back(d);
+    } else if (shape[d - lead] == 1 && grad.shape()[d] != 1) {
+      dims.push_back(d);
+    } else {
+      DRIFT_CHECK(shape[d - lead] == grad.shape()[d],
+                  "sum_to: cannot reduce " << describe(grad) << " to " << shape);
+    }
+  }
+  return reshape(sum(grad, dims, true), shape);
+}
+
+}  // namespace drift

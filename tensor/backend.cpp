@@ -1,0 +1,157 @@
+#include "tensor/backend.h"
+
+#include "tensor/cpu/cpu_backend.h"
+#include "tensor/error.h"
+#ifdef DRIFT_WITH_CUDA
+#include "tensor/cuda/cuda_backend.h"
+#endif
+
+namespace drift {
+
+const char* unary_op_name(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Neg: return "neg";
+    case UnaryOp::Exp: return "exp";
+    case UnaryOp::Log: return "log";
+    case UnaryOp::Sqrt: return "sqrt";
+    case UnaryOp::Abs: return "abs";
+    case UnaryOp::Sin: return "sin";
+    case UnaryOp::Cos: return "cos";
+    case UnaryOp::Relu: return "relu";
+    case UnaryOp::Silu: return "silu";
+    case UnaryOp::Gelu: return "gelu";
+    case UnaryOp::Sigmoid: return "sigmoid";
+    case UnaryOp::Tanh: return "tanh";
+    case UnaryOp::Pow: return "pow";
+    case UnaryOp::Clamp: return "clamp";
+    case UnaryOp::AddScalar: return "add_scalar";
+    case UnaryOp::MulScalar: return "mul_scalar";
+    case UnaryOp::Huber: return "huber";
+  }
+  return "?";
+}
+
+const char* binary_op_name(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Add: return "add";
+    case BinaryOp::Sub: return "sub";
+    case BinaryOp::Mul: return "mul";
+    case BinaryOp::Div: return "div";
+  }
+  return "?";
+}
+
+void Backend::missing(const char* kernel) const {
+  DRIFT_FAIL(kernel << ": not implemented on " << device() << " yet");
+}
+
+// Every kernel defaults to "not implemented"; each backend overrides what it has.
+void Backend::random_uniform(float*, int64_t, uint64_t, uint64_t, float, float) {
+  missing("random_uniform");
+}
+void Backend::random_normal(float*, int64_t, uint64_t, uint64_t, float, float) {
+  missing("random_normal");
+}
+void Backend::unary(UnaryOp op, const float*, float*, int64_t, float, float) {
+  missing(unary_op_name(op));
+}
+void Backend::unary_backward(UnaryOp op, const float*, const float*, const float*, float*,
+                             int64_t, float, float) {
+  missing(unary_op_name(op));
+}
+void Backend::binary(BinaryOp op, const float*, const float*, float*, const BroadcastPlan&) {
+  missing(binary_op_name(op));
+}
+void Backend::axpby(float, const float*, float, const float*, float*, int64_t) {
+  missing("axpby");
+}
+void Backend::sum_dim(const float*, float*, const DimView&) { missing("sum_dim"); }
+void Backend::max_dim(const float*, float*, float*, const DimView&) { missing("max_dim"); }
+void Backend::softmax(const float*, float*, const DimView&, bool) { missing("softmax"); }
+void Backend::softmax_backward(const float*, const float*, float*, const DimView&, bool) {
+  missing("softmax_backward");
+}
+void Backend::permute(const float*, float*, const Shape&, const std::vector<int64_t>&) {
+  missing("permute");
+}
+void Backend::copy_slab(const float*, int64_t, int64_t, float*, int64_t, int64_t, int64_t,
+                        int64_t, int64_t) {
+  missing("copy_slab");
+}
+void Backend::index_select(const float*, const float*, int64_t, float*, const DimView&) {
+  missing("index_select");
+}
+void Backend::index_add(const float*, const float*, int64_t, float*, const DimView&) {
+  missing("index_add");
+}
+void Backend::gather(const float*, const float*, int64_t, float*, const DimView&) {
+  missing("gather");
+}
+void Backend::scatter_add(const float*, const float*, int64_t, float*, const DimView&) {
+  missing("scatter_add");
+}
+void Backend::gemm(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t,
+                   const float*, int64_t, float, float*, int64_t, int64_t, int64_t, int64_t,
+                   int64_t) {
+  missing("gemm");
+}
+void Backend::conv2d_forward(const float*, const float*, const float*, float*,
+                             const Conv2dGeometry&) {
+  missing("conv2d_forward");
+}
+void Backend::conv2d_backward_input(const float*, const float*, float*, const Conv2dGeometry&) {
+  missing("conv2d_backward_input");
+}
+void Backend::conv2d_backward_weight(const float*, const float*, float*, float*,
+                                     const Conv2dGeometry&) {
+  missing("conv2d_backward_weight");
+}
+void Backend::group_norm_forward(const float*, const float*, const float*, float*, float*,
+                                 float*, int64_t, int64_t, int64_t, int64_t, float) {
+  missing("group_norm_forward");
+}
+void Backend::group_norm_backward(const float*, const float*, const float*, const float*,
+                                  const float*, float*, float*, float*, int64_t, int64_t,
+                                  int64_t, int64_t) {
+  missing("group_norm_backward");
+}
+void Backend::max_pool2d_forward(const float*, float*, float*, const Pool2dGeometry&) {
+  missing("max_pool2d_forward");
+}
+void Backend::max_pool2d_backward(const float*, const float*, float*, const Pool2dGeometry&) {
+  missing("max_pool2d_backward");
+}
+void Backend::avg_pool2d_forward(const float*, float*, const Pool2dGeometry&) {
+  missing("avg_pool2d_forward");
+}
+void Backend::avg_pool2d_backward(const float*, float*, const Pool2dGeometry&) {
+  missing("avg_pool2d_backward");
+}
+void Backend::upsample_nearest_forward(const float*, float*, int64_t, int64_t, int64_t,
+                                       int64_t) {
+  missing("upsample_nearest_forward");
+}
+void Backend::upsample_nearest_backward(const float*, float*, int64_t, int64_t, int64_t,
+                                        int64_t) {
+  missing("upsample_nearest_backward");
+}
+void Backend::adam_step(float*, const float*, float*, float*, int64_t, float, float, float,
+                        float, float, bool, int64_t) {
+  missing("adam_step");
+}
+void Backend::sgd_step(float*, const float*, float*, int64_t, float, float, float, bool) {
+  missing("sgd_step");
+}
+
+Backend& backend(Device device) {
+  if (device.is_cpu()) return cpu_backend();
+#ifdef DRIFT_WITH_CUDA
+  DRIFT_CHECK(cuda_available(), "device " << device << ": CUDA is not available: "
+                                          << cuda_unavailable_reason());
+  return cuda_backend(device.index);
+#else
+  DRIFT_FAIL("device " << device << ": " << cuda_unavailable_reason());
+#endif
+}
+
+}  // namespace drift

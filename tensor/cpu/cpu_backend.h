@@ -1,0 +1,75 @@
+// cpu_backend.h — the CPU kernels. Each group of methods lives in its own file:
+//
+//   memory.cpp       allocate (a caching allocator), copies, fill, axpby
+//   random.cpp       Philox uniform / normal
+//   elementwise.cpp  unary ops with their derivatives, broadcasting binary ops
+//   reduce.cpp       sum / max along a dimension, softmax
+//   layout.cpp       permute, slabs (slice / cat), index_select, gather
+//   gemm.cpp         matrix multiply
+//
+// Loops are parallelised with OpenMP where the work is large enough to pay for the threads.
+#pragma once
+
+#include "tensor/backend.h"
+
+namespace drift {
+
+class CpuBackend final : public Backend {
+ public:
+  Device device() const override { return Device::cpu(); }
+
+  void* allocate(size_t bytes) override;
+  void deallocate(void* ptr, size_t bytes) override;
+  void copy_from_host(float* dst, const float* host_src, int64_t n) override;
+  void copy_to_host(float* host_dst, const float* src, int64_t n) override;
+  void copy(float* dst, const float* src, int64_t n) override;
+  void fill(float* dst, int64_t n, float value) override;
+
+  void random_uniform(float* dst, int64_t n, uint64_t seed, uint64_t offset, float low,
+                      float high) override;
+  void random_normal(float* dst, int64_t n, uint64_t seed, uint64_t offset, float mean,
+                     float stddev) override;
+
+  void unary(UnaryOp op, const float* x, float* y, int64_t n, float p0, float p1) override;
+  void unary_backward(UnaryOp op, const float* x, const float* y, const float* gy, float* gx,
+                      int64_t n, float p0, float p1) override;
+  void binary(BinaryOp op, const float* a, const float* b, float* out,
+              const BroadcastPlan& plan) override;
+  void axpby(float alpha, const float* a, float beta, const float* b, float* out,
+             int64_t n) override;
+
+  void sum_dim(const float* x, float* out, const DimView& v) override;
+  void max_dim(const float* x, float* out, float* argmax, const DimView& v) override;
+  void softmax(const float* x, float* y, const DimView& v, bool log) override;
+  void softmax_backward(const float* y, const float* gy, float* gx, const DimView& v,
+                        bool log) override;
+
+  void permute(const float* x, float* out, const Shape& x_shape,
+               const std::vector<int64_t>& perm) override;
+  void copy_slab(const float* src, int64_t src_n, int64_t src_start, float* dst, int64_t dst_n,
+                 int64_t dst_start, int64_t outer, int64_t len, int64_t inner) override;
+  void index_select(const float* x, const float* index, int64_t k, float* out,
+                    const DimView& v) override;
+  void index_add(const float* gy, const float* index, int64_t k, float* gx,
+                 const DimView& v) override;
+  void gather(const float* x, const float* index, int64_t k, float* out,
+              const DimView& v) override;
+  void scatter_add(const float* gy, const float* index, int64_t k, float* gx,
+                   const DimView& v) override;
+
+  void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+            int64_t ldc, int64_t batch, int64_t stride_a, int64_t stride_b,
+            int64_t stride_c) override;
+};
+
+CpuBackend& cpu_backend();
+
+// Threads used by the CPU kernels (OpenMP); follows OMP_NUM_THREADS unless set here.
+int num_threads();
+void set_num_threads(int threads);
+
+// Returns cached CPU blocks to the system (the allocator keeps freed blocks for reuse).
+void cpu_empty_cache();
+
+}  // namespace drift
