@@ -137,6 +137,14 @@ Tensor& Tensor::copy_(const Tensor& source) {
   return *this;
 }
 
+void Tensor::set_data(const Tensor& source) {
+  check_defined("set_data");
+  DRIFT_CHECK(source.defined(), "set_data: the source tensor is undefined");
+  impl_->storage = source.impl_->storage;
+  impl_->shape = source.impl_->shape;
+  if (impl_->grad) impl_->grad.reset();  // a gradient on the old device no longer applies
+}
+
 // ---- autograd fields (the engine itself is in autograd/engine.cpp) -----------------------
 
 bool Tensor::requires_grad() const { return impl_ && impl_->requires_grad; }

@@ -70,6 +70,9 @@ class Tensor {
   // In-place writes, only for tensors outside the graph (optimizer updates, initialisation).
   Tensor& fill_(float value);
   Tensor& copy_(const Tensor& source);  // same shape; may cross devices
+  // Makes this tensor use `source`'s storage and shape while keeping its identity (its
+  // grad, requires_grad and every handle to it): how Module::to() moves parameters.
+  void set_data(const Tensor& source);
 
   // ---- autograd fields --------------------------------------------------------------
   bool requires_grad() const;
