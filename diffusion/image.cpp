@@ -164,6 +164,16 @@ Tensor resize(const Tensor& image, int64_t out_h, int64_t out_w, ResizeFilter fi
         }
       }
     }
+  } else if (filter == ResizeFilter::Nearest) {
+    // Output pixel (i, j) copies input pixel (floor(i·H/oh), floor(j·W/ow)).
+    for (int64_t p = 0; p < planes; ++p) {
+      const float* src = in.data() + p * d.h * d.w;
+      float* dst = out.data() + p * out_h * out_w;
+      for (int64_t i = 0; i < out_h; ++i) {
+        const int64_t y = std::min(i * d.h / out_h, d.h - 1);
+        for (int64_t j = 0; j < out_w; ++j) dst[i * out_w + j] = src[y * d.w + std::min(j * d.w / out_w, d.w - 1)];
+      }
+    }
   } else {
     // Bilinear with half-pixel centres: output pixel i sits at input coordinate
     // (i + 0.5)·(H/oh) - 0.5, clamped at 0; it mixes the two nearest rows by distance.

@@ -45,6 +45,9 @@ enum class ResizeFilter {
   // The mean of the input pixels each output pixel covers, as interpolate(mode="area")
   // (adaptive average pooling): the right filter for shrinking.
   Area,
+  // The input pixel at floor(i · H/oh), as interpolate(mode="nearest"): no mixing, so every
+  // output pixel is one input pixel (a shrunk noisy image keeps its noise level).
+  Nearest,
 };
 
 // [C, H, W] or [N, C, H, W] -> the same with spatial size height x width.

@@ -34,6 +34,8 @@ TEST_CASE("resize matches torch.nn.functional.interpolate") {
   CHECK_CLOSE(resize(input, 9, 11, ResizeFilter::Bilinear), expected("resize.bilinear_9x11"), 1e-6, 1e-5);
   CHECK_CLOSE(resize(input, 3, 4, ResizeFilter::Area), expected("resize.area_3x4"), 1e-6, 1e-5);
   CHECK_CLOSE(resize(input, 2, 3, ResizeFilter::Area), expected("resize.area_2x3"), 1e-6, 1e-5);
+  CHECK_CLOSE(resize(input, 3, 4, ResizeFilter::Nearest), expected("resize.nearest_3x4"), 0, 0);
+  CHECK_CLOSE(resize(input, 9, 11, ResizeFilter::Nearest), expected("resize.nearest_9x11"), 0, 0);
   // [C, H, W] works like a batch of one.
   Tensor single = reshape(input, Shape{2, 5, 7});
   CHECK(resize(single, 3, 4).shape() == Shape{2, 3, 4});
