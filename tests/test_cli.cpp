@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <iostream>
 #include <sstream>
 
 #include "diffusion/cli.h"
@@ -131,8 +132,14 @@ TEST_CASE("make_output_dir and run_main") {
   char* argv[] = {name, nullptr};
   CHECK(run_main(1, argv, [](int, char**) { return 0; }) == 0);
   CHECK(run_main(1, argv, [](int, char**) { return 3; }) == 3);
-  CHECK(run_main(1, argv, [](int, char**) -> int { DRIFT_FAIL("line one\nline two"); }) == 1);
-  CHECK(run_main(1, argv, [](int, char**) -> int { throw std::runtime_error("boom"); }) == 1);
+  std::ostringstream captured;  // what run_main prints on stderr
+  std::streambuf* original = std::cerr.rdbuf(captured.rdbuf());
+  int status_error = run_main(1, argv, [](int, char**) -> int { DRIFT_FAIL("line one\nline two"); });
+  int status_other = run_main(1, argv, [](int, char**) -> int { throw std::runtime_error("boom"); });
+  std::cerr.rdbuf(original);
+  CHECK(status_error == 1);
+  CHECK(status_other == 1);
+  CHECK(captured.str() == "prog: error: line one line two\nprog: unexpected error: boom\n");
   CHECK(one_line("a\nb\tc") == "a b c");
 }
 

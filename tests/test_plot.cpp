@@ -10,67 +10,12 @@
 #include "tensor/error.h"
 #include "tests/helpers.h"
 #include "tests/temp_dir.h"
+#include "tests/xml_check.h"
 
 using namespace drift;
 using namespace drift::diffusion;
 
 namespace {
-
-// A small XML well-formedness check: every tag closed in order, attributes quoted, one root.
-// Returns "" when fine, else what is wrong.
-std::string xml_problem(const std::string& text) {
-  std::vector<std::string> open;
-  size_t pos = 0;
-  int roots = 0;
-  while ((pos = text.find('<', pos)) != std::string::npos) {
-    if (text.compare(pos, 5, "<?xml") == 0) {
-      pos = text.find("?>", pos);
-      if (pos == std::string::npos) return "unterminated <?xml";
-      continue;
-    }
-    if (text.compare(pos, 4, "<!--") == 0) {
-      pos = text.find("-->", pos);
-      if (pos == std::string::npos) return "unterminated comment";
-      continue;
-    }
-    size_t end = pos + 1;
-    char quote = 0;
-    for (; end < text.size(); ++end) {  // the closing '>' outside quotes
-      char c = text[end];
-      if (quote) {
-        if (c == quote) quote = 0;
-      } else if (c == '"' || c == '\'') {
-        quote = c;
-      } else if (c == '<') {
-        return "'<' inside a tag at " + std::to_string(end);
-      } else if (c == '>') {
-        break;
-      }
-    }
-    if (end >= text.size()) return "unterminated tag at " + std::to_string(pos);
-    std::string tag = text.substr(pos + 1, end - pos - 1);
-    if (!tag.empty() && tag[0] == '/') {
-      std::string name = tag.substr(1);
-      if (open.empty() || open.back() != name) return "closing </" + name + "> does not match";
-      open.pop_back();
-    } else {
-      bool self_closing = !tag.empty() && tag.back() == '/';
-      std::string name = tag.substr(0, tag.find_first_of(" \t\n/"));
-      if (name.empty()) return "empty tag name";
-      if (open.empty()) ++roots;
-      if (!self_closing) open.push_back(name);
-    }
-    pos = end + 1;
-  }
-  if (!open.empty()) return "<" + open.back() + "> never closed";
-  if (roots != 1) return std::to_string(roots) + " root elements";
-  // Text between tags must not contain a raw '&' that is not an entity.
-  for (size_t amp = text.find('&'); amp != std::string::npos; amp = text.find('&', amp + 1)) {
-    size_t semi = text.find(';', amp);
-    if (semi == std::string::npos || semi - amp > 6) return "raw '&' at " + std::to_string(amp);
-  }
-  return "";
-}
 
 int count(const std::string& text, const std::string& what) {
   int n = 0;
@@ -81,10 +26,10 @@ int count(const std::string& text, const std::string& what) {
 }  // namespace
 
 TEST_CASE("the XML checker itself catches broken documents") {
-  CHECK(xml_problem("<svg><g></g></svg>").empty());
-  CHECK(!xml_problem("<svg><g></svg>").empty());
-  CHECK(!xml_problem("<svg><g/></svg><svg/>").empty());
-  CHECK(!xml_problem("<svg><text>a & b</text></svg>").empty());
+  CHECK(test::xml_problem("<svg><g></g></svg>").empty());
+  CHECK(!test::xml_problem("<svg><g></svg>").empty());
+  CHECK(!test::xml_problem("<svg><g/></svg><svg/>").empty());
+  CHECK(!test::xml_problem("<svg><text>a & b</text></svg>").empty());
 }
 
 TEST_CASE("a line plot is a well-formed SVG with every series") {
@@ -102,7 +47,7 @@ TEST_CASE("a line plot is a well-formed SVG with every series") {
   plot.add("third", {0.0, 1.0, 2.0}, {0.1, 0.2, NAN});  // NaN: skipped, not drawn
   std::string svg = plot.svg();
   INFO(svg.substr(0, 400));
-  CHECK(xml_problem(svg) == "");
+  CHECK(test::xml_problem(svg) == "");
   CHECK(svg.rfind("<?xml", 0) == 0);
   CHECK(svg.find("<svg xmlns=\"http://www.w3.org/2000/svg\"") != std::string::npos);
   CHECK(count(svg, "class=\"series\"") == 3);
@@ -133,7 +78,7 @@ TEST_CASE("log-y axis: decades as ticks, non-positive values skipped") {
   y.push_back(-1.0);
   plot.add("decades", y);
   std::string svg = plot.svg();
-  CHECK(xml_problem(svg) == "");
+  CHECK(test::xml_problem(svg) == "");
   // 10^-4, 10^-3, ..., 10^0 labelled (exponents in a raised <tspan>).
   for (const char* exponent : {"\xE2\x88\x92" "4", "\xE2\x88\x92" "3", "\xE2\x88\x92" "2", "\xE2\x88\x92" "1", "0"})
     CHECK(svg.find(std::string("font-size=\"70%\">") + exponent + "</tspan>") != std::string::npos);
@@ -156,7 +101,7 @@ TEST_CASE("small numbers get a x10^k multiplier; a two-panel figure") {
   LinePlot small;
   small.add("tiny", std::vector<double>{1e-6, 3e-6, 2e-6});
   std::string svg = small.svg();
-  CHECK(xml_problem(svg) == "");
+  CHECK(test::xml_problem(svg) == "");
   CHECK(svg.find("×10<tspan") != std::string::npos);
 
   Figure figure(1, 2);
@@ -166,7 +111,7 @@ TEST_CASE("small numbers get a x10^k multiplier; a two-panel figure") {
   figure.panel(1).add("alpha_bar", std::vector<double>{1.0, 0.5, 0.1});
   figure.panel(0, 1).grid = true;
   std::string two = figure.svg(400, 300);
-  CHECK(xml_problem(two) == "");
+  CHECK(test::xml_problem(two) == "");
   CHECK(two.find("width=\"800\"") != std::string::npos);
   CHECK(count(two, "<clipPath") == 2);
   CHECK(two.find("<title>linear</title>") != std::string::npos);
@@ -181,7 +126,7 @@ TEST_CASE("plots are saved to files; bad input is named") {
   plot.add("t", from_vector({1.f, 2.f, 3.f}));
   plot.save(dir.path("p.svg"));
   std::string text = read_file(dir.path("p.svg"));
-  CHECK(xml_problem(text) == "");
+  CHECK(test::xml_problem(text) == "");
   CHECK(text == plot.svg());
   CHECK_THROWS_WITH_AS(plot.save(dir.path("missing/p.svg")), doctest::Contains("missing/p.svg"), Error);
   CHECK_THROWS_WITH_AS(plot.add("bad", {1.0, 2.0}, {1.0}),
