@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iomanip>
@@ -26,7 +27,7 @@ struct Cli::Flag {
   std::string string_value;
   std::vector<std::string> choices;
   bool switch_value = false;
-  std::string default_text;  // shown in the usage
+  std::string default_text;       // shown in the usage
   int64_t* int_target = nullptr;  // the common flags write straight into Cli's fields
   std::string* string_target = nullptr;
 };
@@ -44,13 +45,15 @@ std::string format_float(double v) {
 Cli::Cli(std::string program, std::string description)
     : program_(std::move(program)), description_(std::move(description)) {
   out_dir_ = "out/" + program_;
-  Flag& seed = add_flag("seed", "random seed: the same seed gives the same noise on CPU and GPU", false);
+  Flag& seed =
+      add_flag("seed", "random seed: the same seed gives the same noise on CPU and GPU", false);
   seed.kind = FlagKind::Int;
   seed.int_min = 0;
   seed.int_max = std::numeric_limits<int64_t>::max();
   seed.int_target = &seed_;
   seed.default_text = "0";
-  Flag& device = add_flag("device", "cpu, cuda, cuda:N, or auto (a GPU when one is usable, else the CPU)", false);
+  Flag& device = add_flag(
+      "device", "cpu, cuda, cuda:N, or auto (a GPU when one is usable, else the CPU)", false);
   device.string_target = &device_text_;
   device.default_text = "auto";
   Flag& out = add_flag("out", "folder for the pictures and plots (created if needed)", false);
@@ -62,8 +65,10 @@ Cli::Cli(std::string program, std::string description)
   threads.int_max = 4096;
   threads.int_target = &threads_;
   threads.default_text = "0";
-  Flag& data = add_flag("data", "folder with the data sets (default: data/, ../shared/data, "
-                                "system folders; or $DRIFT_DATA)", false);
+  Flag& data = add_flag("data",
+                        "folder with the data sets (default: data/, ../shared/data, "
+                        "system folders; or $DRIFT_DATA)",
+                        false);
   data.string_target = &data_dir_;
   data.default_text = "search";
 }
@@ -71,9 +76,10 @@ Cli::Cli(std::string program, std::string description)
 Cli::~Cli() = default;
 
 Cli::Flag& Cli::add_flag(const std::string& name, const std::string& help, bool chapter) {
-  DRIFT_CHECK(!name.empty() && name[0] != '-', "Cli: flag names are given without dashes, got '"
-                                                   << name << "'");
-  DRIFT_CHECK(name != "help" && find(name) == nullptr, "Cli: flag --" << name << " is defined twice");
+  DRIFT_CHECK(!name.empty() && name[0] != '-',
+              "Cli: flag names are given without dashes, got '" << name << "'");
+  DRIFT_CHECK(name != "help" && find(name) == nullptr,
+              "Cli: flag --" << name << " is defined twice");
   flags_.push_back(std::make_unique<Flag>());
   Flag& flag = *flags_.back();
   flag.name = name;
@@ -189,9 +195,12 @@ void Cli::set_value(Flag& flag, const std::string& value) {
       (flag.string_target ? *flag.string_target : flag.string_value) = value;
       break;
     case FlagKind::Switch:
-      if (value == "true" || value == "1") flag.switch_value = true;
-      else if (value == "false" || value == "0") flag.switch_value = false;
-      else throw CliError(where + " is a switch (true or false), got '" + value + "'");
+      if (value == "true" || value == "1")
+        flag.switch_value = true;
+      else if (value == "false" || value == "0")
+        flag.switch_value = false;
+      else
+        throw CliError(where + " is a switch (true or false), got '" + value + "'");
       break;
   }
 }
@@ -268,11 +277,20 @@ std::string Cli::usage() const {
       if (f->chapter != chapter) continue;
       std::string left = "--" + f->name;
       switch (f->kind) {
-        case FlagKind::Int: left += " N"; break;
-        case FlagKind::Float: left += " X"; break;
-        case FlagKind::Switch: break;
-        case FlagKind::Choice: left += " NAME"; break;
-        case FlagKind::String: left += f->name == "out" || f->name == "data" ? " DIR" : " TEXT"; break;
+        case FlagKind::Int:
+          left += " N";
+          break;
+        case FlagKind::Float:
+          left += " X";
+          break;
+        case FlagKind::Switch:
+          break;
+        case FlagKind::Choice:
+          left += " NAME";
+          break;
+        case FlagKind::String:
+          left += f->name == "out" || f->name == "data" ? " DIR" : " TEXT";
+          break;
       }
       os << "  " << std::left << std::setw(20) << left << " " << f->help;
       if (f->kind == FlagKind::Choice) {
@@ -295,8 +313,8 @@ std::string make_output_dir(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::exists(path, ec)) {
-    DRIFT_CHECK(fs::is_directory(path, ec), "output folder: '" << path
-                                                               << "' exists and is not a folder");
+    DRIFT_CHECK(fs::is_directory(path, ec),
+                "output folder: '" << path << "' exists and is not a folder");
     return path;
   }
   fs::create_directories(path, ec);
@@ -317,9 +335,11 @@ int run_main(int argc, char** argv, const std::function<int(int, char**)>& body)
     return body(argc, argv);
   } catch (const Error& e) {
     std::cout.flush();
+    std::fflush(stdout);  // what the program printed so far comes before the error
     std::cerr << program << ": error: " << one_line(e.what()) << "\n";
   } catch (const std::exception& e) {
     std::cout.flush();
+    std::fflush(stdout);
     std::cerr << program << ": unexpected error: " << one_line(e.what()) << "\n";
   }
   return 1;

@@ -82,9 +82,9 @@ class Cli {
   uint64_t seed() const { return static_cast<uint64_t>(seed_); }
   Device device() const { return device_; }
   const std::string& device_name() const { return device_text_; }  // as given: "auto", ...
-  const std::string& out_dir() const { return out_dir_; }           // default out/<program>
-  const std::string& data_dir() const { return data_dir_; }         // "" = search (data.h)
-  int threads() const { return static_cast<int>(threads_); }        // 0 = all cores
+  const std::string& out_dir() const { return out_dir_; }          // default out/<program>
+  const std::string& data_dir() const { return data_dir_; }        // "" = search (data.h)
+  int threads() const { return static_cast<int>(threads_); }       // 0 = all cores
 
  private:
   struct Flag;

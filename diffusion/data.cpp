@@ -2,7 +2,6 @@
 #include "diffusion/data.h"
 
 #include <stb/stb_image.h>  // stbi_zlib_decode_noheader_malloc: raw deflate
-
 #include <unistd.h>
 
 #include <array>
@@ -71,7 +70,9 @@ struct Candidate {
 
 // ---- where to look ----------------------------------------------------------------------------
 
-std::string project_root() { return DRIFT_SOURCE_DIR; }
+std::string project_root() {
+  return DRIFT_SOURCE_DIR;
+}
 
 DataSearch DataSearch::defaults(const std::string& flag_dir) {
   DataSearch search;
@@ -128,7 +129,8 @@ DataLocation find_data(const std::string& name, const std::vector<std::string>& 
           << (is_dir(c.dir) ? ": lacks " + missing : ": no such folder") << ")";
   }
   std::string root = search.project_roots.empty() ? project_root() : search.project_roots.front();
-  std::string fetch = (root.empty() ? std::string("scripts") : root + "/scripts") + "/fetch-data.sh";
+  std::string fetch =
+      (root.empty() ? std::string("scripts") : root + "/scripts") + "/fetch-data.sh";
   std::string file_list;
   for (const std::string& file : files) file_list += (file_list.empty() ? "" : ", ") + file;
   DRIFT_FAIL("data: cannot find the " << name << " data (" << file_list << "). Tried: "
@@ -141,9 +143,9 @@ DataLocation find_data(const std::string& name, const std::vector<std::string>& 
 DataLocation find_mandrill(const DataSearch& search) {
   // OpenCV ships the picture as samples/data/baboon.jpg; Debian's opencv-doc installs the
   // samples under /usr/share/doc/opencv-doc/examples.
-  DataLocation found = find_data("mandrill", {"baboon.jpg"}, search,
-                                 {"/usr/share/doc/opencv-doc/examples/data",
-                                  "/usr/share/opencv4/samples/data"});
+  DataLocation found =
+      find_data("mandrill", {"baboon.jpg"}, search,
+                {"/usr/share/doc/opencv-doc/examples/data", "/usr/share/opencv4/samples/data"});
   found.path = (fs::path(found.path) / "baboon.jpg").string();
   return found;
 }
@@ -213,8 +215,8 @@ std::string gunzip(const std::string& bytes, const std::string& what) {
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
   const size_t size = bytes.size();
   // RFC 1952: ID1 ID2 CM FLG MTIME(4) XFL OS [FEXTRA] [FNAME] [FCOMMENT] [FHCRC] data CRC32 ISIZE
-  DRIFT_CHECK(size >= 18, "gunzip: '" << what << "' is too short to be gzip (" << size
-                                      << " bytes)");
+  DRIFT_CHECK(size >= 18,
+              "gunzip: '" << what << "' is too short to be gzip (" << size << " bytes)");
   DRIFT_CHECK(data[0] == 0x1f && data[1] == 0x8b,
               "gunzip: '" << what << "' is not gzip (magic bytes " << std::hex << int(data[0])
                           << " " << int(data[1]) << ", expected 1f 8b)");
@@ -321,7 +323,8 @@ MnistSplit load_mnist(const std::string& dir, const std::string& split, int64_t 
   const std::string labels_path = (fs::path(dir) / (prefix + "-labels-idx1-ubyte.gz")).string();
   IdxArray images = read_idx(images_path);
   IdxArray labels = read_idx(labels_path);
-  DRIFT_CHECK(images.dims.size() == 3, "load_mnist: '" << images_path << "' should be [N, H, W], has "
+  DRIFT_CHECK(images.dims.size() == 3, "load_mnist: '" << images_path
+                                                       << "' should be [N, H, W], has "
                                                        << images.dims.size() << " dimensions");
   DRIFT_CHECK(labels.dims.size() == 1, "load_mnist: '" << labels_path << "' should be [N], has "
                                                        << labels.dims.size() << " dimensions");
@@ -335,9 +338,9 @@ MnistSplit load_mnist(const std::string& dir, const std::string& split, int64_t 
   for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = images.values[i] / 255.0f;
   std::vector<float> classes(static_cast<size_t>(n));
   for (size_t i = 0; i < classes.size(); ++i) {
-    DRIFT_CHECK(labels.values[i] <= 9, "load_mnist: label " << int(labels.values[i]) << " of example "
-                                                          << i << " in '" << labels_path
-                                                          << "' is not a class 0..9");
+    DRIFT_CHECK(labels.values[i] <= 9, "load_mnist: label "
+                                           << int(labels.values[i]) << " of example " << i
+                                           << " in '" << labels_path << "' is not a class 0..9");
     classes[i] = labels.values[i];
   }
   return {from_vector(pixels, Shape{n, 1, h, w}), from_vector(classes, Shape{n})};

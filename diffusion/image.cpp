@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "autograd/grad_mode.h"
-#include "diffusion/stb_util.h"
 #include "autograd/ops.h"
+#include "diffusion/stb_util.h"
 #include "tensor/error.h"
 #include "tensor/io/safetensors.h"  // write_file_atomically
 
@@ -32,9 +32,9 @@ struct ImageDims {
 
 ImageDims image_dims(const Tensor& image, const char* op) {
   DRIFT_CHECK(image.defined(), op << ": the image is undefined");
-  DRIFT_CHECK(image.ndim() == 3 || image.ndim() == 4,
-              op << ": expected an image [C, H, W] or a batch [N, C, H, W], got "
-                 << describe(image));
+  DRIFT_CHECK(
+      image.ndim() == 3 || image.ndim() == 4,
+      op << ": expected an image [C, H, W] or a batch [N, C, H, W], got " << describe(image));
   ImageDims d;
   d.batched = image.ndim() == 4;
   d.n = d.batched ? image.size(0) : 1;
@@ -62,8 +62,8 @@ Tensor load_image(const std::string& path, int channels) {
   stb_clear_failure_reason();
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load(path.c_str(), &width, &height, &stored_channels, channels), stbi_image_free);
-  DRIFT_CHECK(pixels != nullptr, "load_image: cannot decode '" << path << "': "
-                                                               << stb_failure_reason_or("unknown format"));
+  DRIFT_CHECK(pixels != nullptr, "load_image: cannot decode '"
+                                     << path << "': " << stb_failure_reason_or("unknown format"));
   const int64_t C = channels == 0 ? stored_channels : channels;
   const int64_t H = height, W = width;
   // stb gives interleaved rows (HWC, 8 bits); we store planes (CHW) in [0, 1].
@@ -79,15 +79,15 @@ Tensor load_image(const std::string& path, int channels) {
 void save_png(const std::string& path, const Tensor& image_in) {
   DRIFT_CHECK(image_in.defined(), "save_png: the image for '" << path << "' is undefined");
   Tensor image = image_in;
-  if (image.ndim() == 4 && image.size(0) == 1) image = image.view_as_shape(
-      Shape{image.size(1), image.size(2), image.size(3)});
+  if (image.ndim() == 4 && image.size(0) == 1)
+    image = image.view_as_shape(Shape{image.size(1), image.size(2), image.size(3)});
   if (image.ndim() == 2) image = image.view_as_shape(Shape{1, image.size(0), image.size(1)});
   DRIFT_CHECK(image.ndim() == 3 && image.size(0) >= 1 && image.size(0) <= 4,
-              "save_png: expected [C, H, W] with C in 1..4 or [H, W] for '"
-                  << path << "', got " << describe(image_in));
+              "save_png: expected [C, H, W] with C in 1..4 or [H, W] for '" << path << "', got "
+                                                                            << describe(image_in));
   const int64_t C = image.size(0), H = image.size(1), W = image.size(2);
-  DRIFT_CHECK(H > 0 && W > 0, "save_png: empty image " << describe(image_in) << " for '" << path
-                                                       << "'");
+  DRIFT_CHECK(H > 0 && W > 0,
+              "save_png: empty image " << describe(image_in) << " for '" << path << "'");
   const std::vector<float> values = image.to_vector();
   std::vector<unsigned char> pixels(static_cast<size_t>(C * H * W));
   for (int64_t c = 0; c < C; ++c)
@@ -134,8 +134,7 @@ Tensor unnormalize_to_zero_to_one(const Tensor& x) {
 Tensor resize(const Tensor& image, int64_t out_h, int64_t out_w, ResizeFilter filter) {
   ImageDims d = image_dims(image, "resize");
   DRIFT_CHECK(out_h >= 1 && out_w >= 1, "resize: output size must be positive, got "
-                                            << out_h << "x" << out_w << " for "
-                                            << describe(image));
+                                            << out_h << "x" << out_w << " for " << describe(image));
   DRIFT_CHECK(d.h >= 1 && d.w >= 1, "resize: empty input " << describe(image));
   const std::vector<float> in = image.to_vector();
   std::vector<float> out(static_cast<size_t>(d.n * d.c * out_h * out_w));
@@ -160,7 +159,8 @@ Tensor resize(const Tensor& image, int64_t out_h, int64_t out_w, ResizeFilter fi
           double total = 0.0;
           for (int64_t y = y0; y < y1; ++y)
             for (int64_t x = x0; x < x1; ++x) total += src[y * d.w + x];
-          dst[i * out_w + j] = static_cast<float>(total / static_cast<double>((y1 - y0) * (x1 - x0)));
+          dst[i * out_w + j] =
+              static_cast<float>(total / static_cast<double>((y1 - y0) * (x1 - x0)));
         }
       }
     }
@@ -171,7 +171,8 @@ Tensor resize(const Tensor& image, int64_t out_h, int64_t out_w, ResizeFilter fi
       float* dst = out.data() + p * out_h * out_w;
       for (int64_t i = 0; i < out_h; ++i) {
         const int64_t y = std::min(i * d.h / out_h, d.h - 1);
-        for (int64_t j = 0; j < out_w; ++j) dst[i * out_w + j] = src[y * d.w + std::min(j * d.w / out_w, d.w - 1)];
+        for (int64_t j = 0; j < out_w; ++j)
+          dst[i * out_w + j] = src[y * d.w + std::min(j * d.w / out_w, d.w - 1)];
       }
     }
   } else {

@@ -51,9 +51,9 @@ Series& LinePlot::add(const std::string& name, const std::vector<float>& y) {
 }
 
 Series& LinePlot::add(const std::string& name, const Tensor& y) {
-  DRIFT_CHECK(y.defined() && y.ndim() == 1, "plot: series '" << name
-                                                             << "' must be a 1-D tensor, got "
-                                                             << (y.defined() ? describe(y) : "undefined"));
+  DRIFT_CHECK(y.defined() && y.ndim() == 1, "plot: series '"
+                                                << name << "' must be a 1-D tensor, got "
+                                                << (y.defined() ? describe(y) : "undefined"));
   return add(name, y.to_vector());
 }
 
@@ -61,23 +61,33 @@ namespace {
 
 // ---- text and numbers -------------------------------------------------------------------------
 
-constexpr double kPt = 100.0 / 72.0;          // pixels per point at 100 dpi
-constexpr double kFont = 10.0 * kPt;          // tick labels, axis labels, legend
+constexpr double kPt = 100.0 / 72.0;  // pixels per point at 100 dpi
+constexpr double kFont = 10.0 * kPt;  // tick labels, axis labels, legend
 constexpr double kTitleFont = 12.0 * kPt;
 constexpr double kTickLength = 3.5 * kPt;
-constexpr double kTickPad = 3.5 * kPt;        // between a tick and its label
-constexpr double kLabelPad = 4.0 * kPt;       // between tick labels and the axis label
-constexpr const char* kFontFamily = "DejaVu Sans, Bitstream Vera Sans, Helvetica, Arial, sans-serif";
+constexpr double kTickPad = 3.5 * kPt;   // between a tick and its label
+constexpr double kLabelPad = 4.0 * kPt;  // between tick labels and the axis label
+constexpr const char* kFontFamily =
+    "DejaVu Sans, Bitstream Vera Sans, Helvetica, Arial, sans-serif";
 
 std::string escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -109,8 +119,10 @@ double text_width(const std::string& text, double font_size) {
 std::string with_unicode_minus(std::string s) {
   std::string out;
   for (char c : s) {
-    if (c == '-') out += "\xE2\x88\x92";
-    else out += c;
+    if (c == '-')
+      out += "\xE2\x88\x92";
+    else
+      out += c;
   }
   return out;
 }
@@ -119,16 +131,16 @@ std::string with_unicode_minus(std::string s) {
 
 struct Tick {
   double value;
-  std::string label;        // SVG-ready (may contain a <tspan> for an exponent)
-  double label_width;       // estimated, px
+  std::string label;   // SVG-ready (may contain a <tspan> for an exponent)
+  double label_width;  // estimated, px
   bool major = true;
 };
 
 struct Axis {
-  double lo = 0, hi = 1;     // the view limits (data units)
+  double lo = 0, hi = 1;  // the view limits (data units)
   bool log = false;
   std::vector<Tick> ticks;
-  std::string offset_label;  // "×10^k" when the labels are scaled, as matplotlib does
+  std::string offset_label;             // "×10^k" when the labels are scaled, as matplotlib does
   double to_fraction(double v) const {  // 0 at lo, 1 at hi
     if (log) return (std::log10(v) - std::log10(lo)) / (std::log10(hi) - std::log10(lo));
     return (v - lo) / (hi - lo);
@@ -181,7 +193,8 @@ void linear_ticks(Axis& axis, int max_bins) {
     char buffer[64];
     std::snprintf(buffer, sizeof buffer, "%.*f", decimals, v * scale);
     std::string text = buffer;
-    if (text.find_first_not_of("-0.") == std::string::npos) text = decimals ? text.substr(text[0] == '-') : "0";
+    if (text.find_first_not_of("-0.") == std::string::npos)
+      text = decimals ? text.substr(text[0] == '-') : "0";
     axis.ticks.push_back({v, escape(with_unicode_minus(text)), text_width(text, kFont), true});
   }
   axis.offset_label = exponent ? "×" + superscript_power_of_ten(exponent) : "";
@@ -266,9 +279,9 @@ void autoscale(const LinePlot& plot, Axis& x_axis, Axis& y_axis) {
   DRIFT_CHECK(x_axis.hi > x_axis.lo && y_axis.hi > y_axis.lo,
               "plot '" << plot.title << "': empty axis range (x " << x_axis.lo << ".." << x_axis.hi
                        << ", y " << y_axis.lo << ".." << y_axis.hi << ")");
-  DRIFT_CHECK(!plot.log_y || y_axis.lo > 0,
-              "plot '" << plot.title << "': a log y axis needs positive limits, got y_min "
-                       << y_axis.lo);
+  DRIFT_CHECK(
+      !plot.log_y || y_axis.lo > 0,
+      "plot '" << plot.title << "': a log y axis needs positive limits, got y_min " << y_axis.lo);
 }
 
 // Douglas-Peucker: drops points closer than `tolerance` px to the line through their
@@ -300,7 +313,8 @@ struct LegendBox {
 
 void render_panel(const LinePlot& plot, const Rect& cell, int panel_id, std::ostringstream& svg) {
   // 1. Margins from the text around the axes.
-  const double title_space = plot.title.empty() ? 0.06 * cell.h : kTitleFont * 1.2 + 6 * kPt + 0.03 * cell.h;
+  const double title_space =
+      plot.title.empty() ? 0.06 * cell.h : kTitleFont * 1.2 + 6 * kPt + 0.03 * cell.h;
   const double xlabel_space = plot.xlabel.empty() ? 0 : kFont * 1.2 + kLabelPad;
   const double ylabel_space = plot.ylabel.empty() ? 0 : kFont * 1.2 + kLabelPad;
   const double bottom_margin = kTickLength + kTickPad + kFont * 1.2 + xlabel_space + 0.04 * cell.h;
@@ -313,8 +327,10 @@ void render_panel(const LinePlot& plot, const Rect& cell, int panel_id, std::ost
   autoscale(plot, x_axis, y_axis);
   y_axis.log = plot.log_y;
   const int y_bins = std::max(3, std::min(9, static_cast<int>(axes.h / (kFont * 2.5))));
-  if (y_axis.log) log_ticks(y_axis, y_bins);
-  else linear_ticks(y_axis, y_bins);
+  if (y_axis.log)
+    log_ticks(y_axis, y_bins);
+  else
+    linear_ticks(y_axis, y_bins);
   double widest_y_label = 0;
   for (const Tick& t : y_axis.ticks) widest_y_label = std::max(widest_y_label, t.label_width);
   const double left_margin = 0.04 * cell.w + ylabel_space + widest_y_label + kTickPad + kTickLength;
@@ -324,7 +340,8 @@ void render_panel(const LinePlot& plot, const Rect& cell, int panel_id, std::ost
   DRIFT_CHECK(axes.w > 20 && axes.h > 20, "plot '" << plot.title << "': the figure is too small ("
                                                    << cell.w << "x" << cell.h << " px)");
   // x tick labels must not touch: fewer bins until the widest label fits its slot.
-  for (int x_bins = std::max(3, std::min(9, static_cast<int>(axes.w / (kFont * 3)))); x_bins >= 2; --x_bins) {
+  for (int x_bins = std::max(3, std::min(9, static_cast<int>(axes.w / (kFont * 3)))); x_bins >= 2;
+       --x_bins) {
     linear_ticks(x_axis, x_bins);
     double widest = 0;
     for (const Tick& t : x_axis.ticks) widest = std::max(widest, t.label_width);
@@ -362,8 +379,8 @@ void render_panel(const LinePlot& plot, const Rect& cell, int panel_id, std::ost
   for (const Tick& t : y_axis.ticks) {
     double length = t.major ? kTickLength : kTickLength * 0.57;  // minor ticks: 2 pt
     svg << "<line x1=\"" << num(axes.x - length) << "\" y1=\"" << num(py(t.value)) << "\" x2=\""
-        << num(axes.x) << "\" y2=\"" << num(py(t.value)) << "\"" << (t.major ? "" : " stroke-width=\"0.8\"")
-        << "/>\n";
+        << num(axes.x) << "\" y2=\"" << num(py(t.value)) << "\""
+        << (t.major ? "" : " stroke-width=\"0.8\"") << "/>\n";
   }
   svg << "</g>\n";
   svg << "<g font-size=\"" << num(kFont) << "\" fill=\"#000\">\n";
@@ -380,8 +397,8 @@ void render_panel(const LinePlot& plot, const Rect& cell, int panel_id, std::ost
         << y_axis.offset_label << "</text>\n";
   if (!x_axis.offset_label.empty())
     svg << "<text x=\"" << num(axes.x + axes.w) << "\" y=\""
-        << num(axes.y + axes.h + kTickLength + kTickPad + kFont * 2.0)
-        << "\" text-anchor=\"end\">" << x_axis.offset_label << "</text>\n";
+        << num(axes.y + axes.h + kTickLength + kTickPad + kFont * 2.0) << "\" text-anchor=\"end\">"
+        << x_axis.offset_label << "</text>\n";
   // Axis labels and title.
   if (!plot.xlabel.empty())
     svg << "<text x=\"" << num(axes.x + axes.w / 2) << "\" y=\""
@@ -419,10 +436,12 @@ void render_panel(const LinePlot& plot, const Rect& cell, int panel_id, std::ost
       for (size_t i = 0; i < run.size(); ++i) {
         every_pixel.push_back(run[i]);
         if (i + 1 < run.size()) {
-          double length = std::hypot(run[i + 1].first - run[i].first, run[i + 1].second - run[i].second);
+          double length =
+              std::hypot(run[i + 1].first - run[i].first, run[i + 1].second - run[i].second);
           for (double f = 4.0; f < length; f += 4.0)
-            every_pixel.push_back({run[i].first + (run[i + 1].first - run[i].first) * f / length,
-                                   run[i].second + (run[i + 1].second - run[i].second) * f / length});
+            every_pixel.push_back(
+                {run[i].first + (run[i + 1].first - run[i].first) * f / length,
+                 run[i].second + (run[i + 1].second - run[i].second) * f / length});
         }
       }
       std::vector<bool> keep(run.size(), false);
@@ -469,15 +488,19 @@ void render_panel(const LinePlot& plot, const Rect& cell, int panel_id, std::ost
     const double row = kFont * 1.25;
     double widest = 0;
     for (const Series* s : entries) widest = std::max(widest, text_width(s->name, kFont));
-    const double w = pad * 2 + line_length + gap + widest, h = pad * 2 + row * static_cast<double>(entries.size());
+    const double w = pad * 2 + line_length + gap + widest,
+                 h = pad * 2 + row * static_cast<double>(entries.size());
     const double inset = 0.5 * kFont;
     auto corner = [&](LegendLocation where) {
       switch (where) {
-        case LegendLocation::UpperLeft: return Rect{axes.x + inset, axes.y + inset, w, h};
-        case LegendLocation::LowerLeft: return Rect{axes.x + inset, axes.y + axes.h - inset - h, w, h};
+        case LegendLocation::UpperLeft:
+          return Rect{axes.x + inset, axes.y + inset, w, h};
+        case LegendLocation::LowerLeft:
+          return Rect{axes.x + inset, axes.y + axes.h - inset - h, w, h};
         case LegendLocation::LowerRight:
           return Rect{axes.x + axes.w - inset - w, axes.y + axes.h - inset - h, w, h};
-        default: return Rect{axes.x + axes.w - inset - w, axes.y + inset, w, h};
+        default:
+          return Rect{axes.x + axes.w - inset - w, axes.y + inset, w, h};
       }
     };
     Rect box = corner(plot.legend);

@@ -29,10 +29,10 @@ namespace drift {
 namespace diffusion {
 
 struct Series {
-  std::string name;        // shown in the legend (leave empty to keep a series out of it)
+  std::string name;  // shown in the legend (leave empty to keep a series out of it)
   std::vector<double> x, y;
-  std::string color;       // any SVG colour; empty = the next tab10 colour
-  bool markers = false;    // a dot on every point
+  std::string color;     // any SVG colour; empty = the next tab10 colour
+  bool markers = false;  // a dot on every point
   bool dashed = false;
   double line_width = 1.5;  // in points, like matplotlib (1 pt = 100/72 px)
 };
@@ -41,8 +41,8 @@ enum class LegendLocation { Best, UpperRight, UpperLeft, LowerLeft, LowerRight, 
 
 struct LinePlot {
   std::string title, xlabel, ylabel;
-  bool log_y = false;   // logarithmic y axis (decades labelled 10^k, minor ticks at 2..9)
-  bool grid = false;    // light grid lines at the major ticks
+  bool log_y = false;  // logarithmic y axis (decades labelled 10^k, minor ticks at 2..9)
+  bool grid = false;   // light grid lines at the major ticks
   LegendLocation legend = LegendLocation::Best;  // Best: the corner covering fewest points
   // Fixed axis limits; unset = the data's range plus a 5% margin (matplotlib's autoscale).
   std::optional<double> x_min, x_max, y_min, y_max;
@@ -52,7 +52,7 @@ struct LinePlot {
   Series& add(const std::string& name, std::vector<double> x, std::vector<double> y);
   Series& add(const std::string& name, std::vector<double> y);  // x = 0, 1, ..., n-1
   Series& add(const std::string& name, const std::vector<float>& y);
-  Series& add(const std::string& name, const Tensor& y);        // a 1-D tensor, any device
+  Series& add(const std::string& name, const Tensor& y);  // a 1-D tensor, any device
 
   // The whole figure as an SVG document of width x height pixels.
   std::string svg(int width = 640, int height = 480) const;

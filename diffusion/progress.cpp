@@ -29,7 +29,8 @@ std::string format_duration(double seconds) {
   long total = static_cast<long>(std::lround(seconds));
   char buffer[32];
   if (total >= 3600)
-    std::snprintf(buffer, sizeof buffer, "%ld:%02ld:%02ld", total / 3600, (total / 60) % 60, total % 60);
+    std::snprintf(buffer, sizeof buffer, "%ld:%02ld:%02ld", total / 3600, (total / 60) % 60,
+                  total % 60);
   else
     std::snprintf(buffer, sizeof buffer, "%02ld:%02ld", total / 60, total % 60);
   return buffer;
@@ -72,8 +73,10 @@ std::string Progress::line() const {
                 static_cast<int>(100 * done_ / total_));
   os << buffer;
   if (done_ > 0 && rate > 0) {
-    if (rate >= 1.0) std::snprintf(buffer, sizeof buffer, "  %.1f it/s", rate);
-    else std::snprintf(buffer, sizeof buffer, "  %.2f s/it", 1.0 / rate);
+    if (rate >= 1.0)
+      std::snprintf(buffer, sizeof buffer, "  %.1f it/s", rate);
+    else
+      std::snprintf(buffer, sizeof buffer, "  %.2f s/it", 1.0 / rate);
     os << buffer;
   }
   os << "  elapsed " << format_duration(elapsed);

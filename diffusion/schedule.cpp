@@ -22,9 +22,8 @@ std::vector<double> linspace_double(double start, double end, int64_t steps) {
   std::vector<double> values(static_cast<size_t>(steps));
   double step = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
   for (int64_t i = 0; i < steps; ++i)
-    values[static_cast<size_t>(i)] = i == steps - 1 && steps > 1
-                                         ? end
-                                         : start + step * static_cast<double>(i);
+    values[static_cast<size_t>(i)] =
+        i == steps - 1 && steps > 1 ? end : start + step * static_cast<double>(i);
   return values;
 }
 
@@ -36,8 +35,8 @@ Tensor to_tensor(const std::vector<double>& values, Device device = Device::cpu(
 void check_schedule_args(const char* name, int64_t steps, double beta_start, double beta_end) {
   DRIFT_CHECK(steps >= 1, name << ": steps must be at least 1, got " << steps);
   DRIFT_CHECK(beta_start > 0.0 && beta_start < 1.0 && beta_end > 0.0 && beta_end < 1.0,
-              name << ": beta_start and beta_end must lie in (0, 1), got " << beta_start
-                   << " and " << beta_end);
+              name << ": beta_start and beta_end must lie in (0, 1), got " << beta_start << " and "
+                   << beta_end);
 }
 
 }  // namespace
@@ -78,35 +77,44 @@ Tensor quadratic_beta_schedule(int64_t steps, double beta_start, double beta_end
 Tensor sigmoid_beta_schedule(int64_t steps, double beta_start, double beta_end) {
   check_schedule_args("sigmoid_beta_schedule", steps, beta_start, beta_end);
   std::vector<double> betas = linspace_double(-6.0, 6.0, steps);
-  for (double& beta : betas) beta = 1.0 / (1.0 + std::exp(-beta)) * (beta_end - beta_start) + beta_start;
+  for (double& beta : betas)
+    beta = 1.0 / (1.0 + std::exp(-beta)) * (beta_end - beta_start) + beta_start;
   return to_tensor(betas);
 }
 
 const char* beta_schedule_name(BetaSchedule schedule) {
   switch (schedule) {
-    case BetaSchedule::Linear: return "linear";
-    case BetaSchedule::Cosine: return "cosine";
-    case BetaSchedule::Quadratic: return "quadratic";
-    case BetaSchedule::Sigmoid: return "sigmoid";
+    case BetaSchedule::Linear:
+      return "linear";
+    case BetaSchedule::Cosine:
+      return "cosine";
+    case BetaSchedule::Quadratic:
+      return "quadratic";
+    case BetaSchedule::Sigmoid:
+      return "sigmoid";
   }
   return "?";
 }
 
 BetaSchedule parse_beta_schedule(const std::string& name) {
-  for (BetaSchedule s : {BetaSchedule::Linear, BetaSchedule::Cosine, BetaSchedule::Quadratic,
-                         BetaSchedule::Sigmoid})
+  for (BetaSchedule s :
+       {BetaSchedule::Linear, BetaSchedule::Cosine, BetaSchedule::Quadratic, BetaSchedule::Sigmoid})
     if (name == beta_schedule_name(s)) return s;
-  DRIFT_FAIL("beta schedule: unknown schedule '" << name
-                                                 << "' (expected linear, cosine, quadratic or sigmoid)");
+  DRIFT_FAIL("beta schedule: unknown schedule '"
+             << name << "' (expected linear, cosine, quadratic or sigmoid)");
 }
 
 Tensor make_beta_schedule(BetaSchedule schedule, int64_t steps, double beta_start,
                           double beta_end) {
   switch (schedule) {
-    case BetaSchedule::Linear: return linear_beta_schedule(steps, beta_start, beta_end);
-    case BetaSchedule::Cosine: return cosine_beta_schedule(steps);
-    case BetaSchedule::Quadratic: return quadratic_beta_schedule(steps, beta_start, beta_end);
-    case BetaSchedule::Sigmoid: return sigmoid_beta_schedule(steps, beta_start, beta_end);
+    case BetaSchedule::Linear:
+      return linear_beta_schedule(steps, beta_start, beta_end);
+    case BetaSchedule::Cosine:
+      return cosine_beta_schedule(steps);
+    case BetaSchedule::Quadratic:
+      return quadratic_beta_schedule(steps, beta_start, beta_end);
+    case BetaSchedule::Sigmoid:
+      return sigmoid_beta_schedule(steps, beta_start, beta_end);
   }
   DRIFT_FAIL("make_beta_schedule: unknown schedule");
 }
@@ -125,48 +133,63 @@ NoiseScheduler::NoiseScheduler(const Tensor& betas_in, Device device) : device_(
   steps_ = static_cast<int64_t>(beta_floats.size());
   const size_t T = beta_floats.size();
   for (size_t t = 0; t < T; ++t)
-    DRIFT_CHECK(beta_floats[t] > 0.0f && beta_floats[t] < 1.0f,
-                "NoiseScheduler: every beta must lie in (0, 1); beta[" << t << "] = "
-                                                                       << beta_floats[t]);
+    DRIFT_CHECK(
+        beta_floats[t] > 0.0f && beta_floats[t] < 1.0f,
+        "NoiseScheduler: every beta must lie in (0, 1); beta[" << t << "] = " << beta_floats[t]);
 
-  std::vector<double> beta(beta_floats.begin(), beta_floats.end());
-  std::vector<double> alpha(T), alpha_bar_(T), alpha_bar_prev_(T), sqrt_recip_alpha(T),
-      sqrt_alpha_bar_(T), sqrt_one_minus_alpha_bar_(T), posterior_var(T), posterior_log_var(T),
-      coef1(T), coef2(T), sigma_post(T), sigma_beta(T);
+  // Each constant as a host vector in double precision, named like the member it becomes.
+  std::vector<double> host_betas(beta_floats.begin(), beta_floats.end());
+  struct {
+    std::vector<double> alphas, alpha_bar, alpha_bar_prev, sqrt_recip_alphas, sqrt_alpha_bar,
+        sqrt_one_minus_alpha_bar, posterior_variance, posterior_log_variance_clipped,
+        posterior_mean_coef1, posterior_mean_coef2, sigma_posterior, sigma_beta;
+  } host;
+  for (auto* v : {&host.alphas, &host.alpha_bar, &host.alpha_bar_prev, &host.sqrt_recip_alphas,
+                  &host.sqrt_alpha_bar, &host.sqrt_one_minus_alpha_bar, &host.posterior_variance,
+                  &host.posterior_log_variance_clipped, &host.posterior_mean_coef1,
+                  &host.posterior_mean_coef2, &host.sigma_posterior, &host.sigma_beta})
+    v->resize(T);
+  const std::vector<double>& beta = host_betas;
   for (size_t t = 0; t < T; ++t) {
-    alpha[t] = 1.0 - beta[t];                                          // α_t = 1 - β_t
-    alpha_bar_[t] = (t == 0 ? 1.0 : alpha_bar_[t - 1]) * alpha[t];     // ᾱ_t = Π_{s≤t} α_s
-    alpha_bar_prev_[t] = t == 0 ? 1.0 : alpha_bar_[t - 1];            // ᾱ_{t-1}, ᾱ_{-1} = 1
-    sqrt_recip_alpha[t] = std::sqrt(1.0 / alpha[t]);
-    sqrt_alpha_bar_[t] = std::sqrt(alpha_bar_[t]);
-    sqrt_one_minus_alpha_bar_[t] = std::sqrt(1.0 - alpha_bar_[t]);
+    host.alphas[t] = 1.0 - beta[t];  // α_t = 1 - β_t
+    host.alpha_bar[t] =
+        (t == 0 ? 1.0 : host.alpha_bar[t - 1]) * host.alphas[t];    // ᾱ_t = Π_{s≤t} α_s
+    host.alpha_bar_prev[t] = t == 0 ? 1.0 : host.alpha_bar[t - 1];  // ᾱ_{t-1}, ᾱ_{-1} = 1
+    host.sqrt_recip_alphas[t] = std::sqrt(1.0 / host.alphas[t]);    // √(1/α_t)
+    host.sqrt_alpha_bar[t] = std::sqrt(host.alpha_bar[t]);          // √ᾱ_t
+    host.sqrt_one_minus_alpha_bar[t] = std::sqrt(1.0 - host.alpha_bar[t]);  // √(1-ᾱ_t)
     // The posterior q(x_{t-1} | x_t, x_0) = N(μ̃_t, β̃_t I), Ho et al. eqs. 6-7:
-    posterior_var[t] = beta[t] * (1.0 - alpha_bar_prev_[t]) / (1.0 - alpha_bar_[t]);
-    coef1[t] = beta[t] * std::sqrt(alpha_bar_prev_[t]) / (1.0 - alpha_bar_[t]);
-    coef2[t] = (1.0 - alpha_bar_prev_[t]) * std::sqrt(alpha[t]) / (1.0 - alpha_bar_[t]);
+    //   β̃_t = β_t (1-ᾱ_{t-1}) / (1-ᾱ_t),   μ̃_t = coef1 · x_0 + coef2 · x_t
+    const double one_minus_alpha_bar = 1.0 - host.alpha_bar[t];
+    host.posterior_variance[t] = beta[t] * (1.0 - host.alpha_bar_prev[t]) / one_minus_alpha_bar;
+    host.posterior_mean_coef1[t] =
+        beta[t] * std::sqrt(host.alpha_bar_prev[t]) / one_minus_alpha_bar;
+    host.posterior_mean_coef2[t] =
+        (1.0 - host.alpha_bar_prev[t]) * std::sqrt(host.alphas[t]) / one_minus_alpha_bar;
   }
-  // β̃_0 = 0 (x_0 is known exactly given x_1 and x_0), so its log is clipped to log β̃_1.
-  for (size_t t = 0; t < T; ++t)
-    posterior_log_var[t] = std::log(t == 0 ? posterior_var[1] : posterior_var[t]);
-  // σ_t of the reverse step; σ_0 = 0 since the last step returns the mean (Algorithm 2).
   for (size_t t = 0; t < T; ++t) {
-    sigma_post[t] = t == 0 ? 0.0 : std::sqrt(posterior_var[t]);
-    sigma_beta[t] = t == 0 ? 0.0 : std::sqrt(beta[t]);
+    // β̃ is 0 at t = 0 (given x_1 and x_0, the previous picture is x_0 itself), and log 0 is
+    // -inf, so the log is clipped to log β̃_1 there, as in the DDPM code.
+    host.posterior_log_variance_clipped[t] =
+        std::log(t == 0 ? host.posterior_variance[1] : host.posterior_variance[t]);
+    // σ_t of the reverse step; σ_0 = 0 since the last step returns the mean (Algorithm 2).
+    host.sigma_posterior[t] = t == 0 ? 0.0 : std::sqrt(host.posterior_variance[t]);
+    host.sigma_beta[t] = t == 0 ? 0.0 : std::sqrt(beta[t]);
   }
 
-  betas = to_tensor(beta, device);
-  alphas = to_tensor(alpha, device);
-  alpha_bar = to_tensor(alpha_bar_, device);
-  alpha_bar_prev = to_tensor(alpha_bar_prev_, device);
-  sqrt_recip_alphas = to_tensor(sqrt_recip_alpha, device);
-  sqrt_alpha_bar = to_tensor(sqrt_alpha_bar_, device);
-  sqrt_one_minus_alpha_bar = to_tensor(sqrt_one_minus_alpha_bar_, device);
-  posterior_variance = to_tensor(posterior_var, device);
-  posterior_log_variance_clipped = to_tensor(posterior_log_var, device);
-  posterior_mean_coef1 = to_tensor(coef1, device);
-  posterior_mean_coef2 = to_tensor(coef2, device);
-  sigma_posterior_ = to_tensor(sigma_post, device);
-  sigma_beta_ = to_tensor(sigma_beta, device);
+  betas = to_tensor(host_betas, device);
+  alphas = to_tensor(host.alphas, device);
+  alpha_bar = to_tensor(host.alpha_bar, device);
+  alpha_bar_prev = to_tensor(host.alpha_bar_prev, device);
+  sqrt_recip_alphas = to_tensor(host.sqrt_recip_alphas, device);
+  sqrt_alpha_bar = to_tensor(host.sqrt_alpha_bar, device);
+  sqrt_one_minus_alpha_bar = to_tensor(host.sqrt_one_minus_alpha_bar, device);
+  posterior_variance = to_tensor(host.posterior_variance, device);
+  posterior_log_variance_clipped = to_tensor(host.posterior_log_variance_clipped, device);
+  posterior_mean_coef1 = to_tensor(host.posterior_mean_coef1, device);
+  posterior_mean_coef2 = to_tensor(host.posterior_mean_coef2, device);
+  sigma_posterior_ = to_tensor(host.sigma_posterior, device);
+  sigma_beta_ = to_tensor(host.sigma_beta, device);
 }
 
 std::vector<std::pair<std::string, Tensor>> NoiseScheduler::named_constants() const {
@@ -234,9 +257,9 @@ Tensor NoiseScheduler::add_noise(const Tensor& x0, const Tensor& noise, const Te
   DRIFT_CHECK(x0.defined() && noise.defined(), "NoiseScheduler::add_noise: undefined input");
   check_same_shape(x0, noise, "NoiseScheduler::add_noise (x0 and noise)");
   check_timesteps(t, "NoiseScheduler::add_noise");
-  DRIFT_CHECK(x0.ndim() >= 1 && x0.size(0) == t.size(0),
-              "NoiseScheduler::add_noise: " << t.size(0) << " timesteps for a batch of "
-                                            << describe(x0));
+  DRIFT_CHECK(
+      x0.ndim() >= 1 && x0.size(0) == t.size(0),
+      "NoiseScheduler::add_noise: " << t.size(0) << " timesteps for a batch of " << describe(x0));
   const int64_t ndim = x0.ndim();
   // x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε                                       (Ho et al. eq. 4)
   return select(sqrt_alpha_bar, t, ndim) * x0 + select(sqrt_one_minus_alpha_bar, t, ndim) * noise;
@@ -248,7 +271,8 @@ Tensor NoiseScheduler::predict_x0(const Tensor& x_t, const Tensor& eps_hat, cons
   check_same_shape(x_t, eps_hat, "NoiseScheduler::predict_x0 (x_t and eps_hat)");
   const int64_t ndim = x_t.ndim();
   // x̂_0 = (x_t - √(1-ᾱ_t) ε̂) / √ᾱ_t                                   (eq. 4 solved for x_0)
-  return (x_t - select(sqrt_one_minus_alpha_bar, t, ndim) * eps_hat) / select(sqrt_alpha_bar, t, ndim);
+  return (x_t - select(sqrt_one_minus_alpha_bar, t, ndim) * eps_hat) /
+         select(sqrt_alpha_bar, t, ndim);
 }
 
 Tensor NoiseScheduler::posterior_mean(const Tensor& x0, const Tensor& x_t, const Tensor& t) const {

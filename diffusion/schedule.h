@@ -75,18 +75,18 @@ class NoiseScheduler {
   void to(Device device);  // moves every constant (in place)
 
   // ---- the constants, each a float32 tensor of length T on device() -----------------
-  Tensor betas;                    // β_t
-  Tensor alphas;                   // α_t = 1 - β_t
-  Tensor alpha_bar;                // ᾱ_t = α_0 α_1 ... α_t
-  Tensor alpha_bar_prev;           // ᾱ_{t-1}, with ᾱ_{-1} = 1 (no noise before the first step)
-  Tensor sqrt_recip_alphas;        // √(1/α_t)
-  Tensor sqrt_alpha_bar;           // √ᾱ_t, how much of x_0 survives in x_t
-  Tensor sqrt_one_minus_alpha_bar; // √(1-ᾱ_t), the standard deviation of the noise in x_t
-  Tensor posterior_variance;       // β̃_t = β_t (1-ᾱ_{t-1}) / (1-ᾱ_t)    (0 at t = 0)
+  Tensor betas;                     // β_t
+  Tensor alphas;                    // α_t = 1 - β_t
+  Tensor alpha_bar;                 // ᾱ_t = α_0 α_1 ... α_t
+  Tensor alpha_bar_prev;            // ᾱ_{t-1}, with ᾱ_{-1} = 1 (no noise before the first step)
+  Tensor sqrt_recip_alphas;         // √(1/α_t)
+  Tensor sqrt_alpha_bar;            // √ᾱ_t, how much of x_0 survives in x_t
+  Tensor sqrt_one_minus_alpha_bar;  // √(1-ᾱ_t), the standard deviation of the noise in x_t
+  Tensor posterior_variance;        // β̃_t = β_t (1-ᾱ_{t-1}) / (1-ᾱ_t)    (0 at t = 0)
   // log β̃_t with t = 0 replaced by log β̃_1, since log 0 = -inf (as in the DDPM code)
   Tensor posterior_log_variance_clipped;
-  Tensor posterior_mean_coef1;     // β_t √ᾱ_{t-1} / (1-ᾱ_t)        multiplies x_0 in μ̃_t
-  Tensor posterior_mean_coef2;     // (1-ᾱ_{t-1}) √α_t / (1-ᾱ_t)    multiplies x_t in μ̃_t
+  Tensor posterior_mean_coef1;  // β_t √ᾱ_{t-1} / (1-ᾱ_t)        multiplies x_0 in μ̃_t
+  Tensor posterior_mean_coef2;  // (1-ᾱ_{t-1}) √α_t / (1-ᾱ_t)    multiplies x_t in μ̃_t
 
   // Every constant by name ("betas", "alpha_bar", ...), for tests, printing and plots.
   std::vector<std::pair<std::string, Tensor>> named_constants() const;
@@ -125,8 +125,7 @@ class NoiseScheduler {
   Tensor step(const Tensor& eps_hat, int64_t t, const Tensor& x_t, Generator* generator = nullptr,
               ReverseVariance variance = ReverseVariance::Posterior) const;
   // The same step with the noise z given (tests, and comparing devices).
-  Tensor step_with_noise(const Tensor& eps_hat, const Tensor& t, const Tensor& x_t,
-                         const Tensor& z,
+  Tensor step_with_noise(const Tensor& eps_hat, const Tensor& t, const Tensor& x_t, const Tensor& z,
                          ReverseVariance variance = ReverseVariance::Posterior) const;
 
  private:

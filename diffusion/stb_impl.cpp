@@ -29,7 +29,9 @@
 namespace drift {
 namespace diffusion {
 
-void stb_clear_failure_reason() { stbi__g_failure_reason = nullptr; }
+void stb_clear_failure_reason() {
+  stbi__g_failure_reason = nullptr;
+}
 
 const char* stb_failure_reason_or(const char* fallback) {
   const char* reason = stbi_failure_reason();

@@ -14,9 +14,9 @@ class TempDir {
  public:
   explicit TempDir(const std::string& tag) {
     static std::atomic<int> counter{0};
-    root_ = std::filesystem::temp_directory_path() /
-            ("drift-test-" + tag + "-" + std::to_string(::getpid()) + "-" +
-             std::to_string(counter++));
+    root_ =
+        std::filesystem::temp_directory_path() /
+        ("drift-test-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     std::filesystem::remove_all(root_);
     std::filesystem::create_directories(root_);
   }

@@ -1,7 +1,6 @@
 // test_chapters.cpp — smoke runs of the chapter executables with tiny sizes: they finish,
 // write valid PNG and SVG files, and fail with one clear line on bad input.
 #include <doctest/doctest.h>
-
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -45,7 +44,8 @@ int lines(const std::string& text) {
 const std::string chapter1 = DRIFT_CHAPTER01;
 
 // The flags of a tiny run: a 32x32 picture, few steps, small plots.
-const std::string tiny = " --size 32 --tile 0 --steps 6 --steps-a 2 --draws 4 --schedule-steps 50 --seed 3";
+const std::string tiny =
+    " --size 32 --tile 0 --steps 6 --steps-a 2 --draws 4 --schedule-steps 50 --seed 3";
 
 void check_chapter1_outputs(const std::string& out_dir) {
   // (a) 2 steps: x_0..x_2 in one row; (b)-(d) 6 steps: x_0..x_6 in rows of 5.
@@ -55,7 +55,8 @@ void check_chapter1_outputs(const std::string& out_dir) {
   } grids[] = {{"a_scale_and_add_noise.png", 36, 3 * 34 + 2},
                {"b_fixed_beta.png", 2 * 34 + 2, 5 * 34 + 2},
                {"c_linear_schedule_iterated.png", 2 * 34 + 2, 5 * 34 + 2},
-               {"d_closed_form.png", 2 * 34 + 2, 5 * 34 + 2}};
+               {"d_closed_form.png", 2 * 34 + 2, 5 * 34 + 2},
+               {"overview.png", 4 * 34 + 2, 5 * 34 + 2}};  // (a)-(d), five stages each
   for (const Grid& g : grids) {
     INFO(g.file);
     Tensor picture = load_image(out_dir + "/" + g.file);  // decodes: a valid PNG
@@ -80,7 +81,8 @@ TEST_CASE("chapter 1 smoke run on a small synthetic picture") {
   std::vector<float> values(3 * 30 * 40);
   for (int c = 0; c < 3; ++c)
     for (int y = 0; y < 30; ++y)
-      for (int x = 0; x < 40; ++x) values[(c * 30 + y) * 40 + x] = (c == 0 ? x / 39.0f : c == 1 ? y / 29.0f : 0.5f);
+      for (int x = 0; x < 40; ++x)
+        values[(c * 30 + y) * 40 + x] = (c == 0 ? x / 39.0f : c == 1 ? y / 29.0f : 0.5f);
   const std::string picture = dir.path("gradient.png");
   save_png(picture, from_vector(values, Shape{3, 30, 40}));
   const std::string out = dir.path("out");
@@ -126,8 +128,8 @@ TEST_CASE("chapter 1: help, usage mistakes and errors") {
   CHECK(bad_value.status == 2);
   CHECK(bad_value.err.find("--beta must be at most 0.999") != std::string::npos);
 
-  RunResult missing = run(dir, chapter1 + " --image '" + dir.path("nope.jpg") + "' --out '" +
-                                   dir.path("out") + "'");
+  RunResult missing = run(
+      dir, chapter1 + " --image '" + dir.path("nope.jpg") + "' --out '" + dir.path("out") + "'");
   CHECK(missing.status == 1);
   CHECK(lines(missing.err) == 1);
   CHECK(missing.err.find("no such file: '" + dir.path("nope.jpg") + "'") != std::string::npos);
@@ -137,6 +139,7 @@ TEST_CASE("chapter 1: help, usage mistakes and errors") {
     INFO(cuda.err);
     CHECK(cuda.status == 1);
     CHECK(lines(cuda.err) == 1);
-    CHECK(cuda.err.find("01_forward_process: error: device: 'cuda' was asked for") != std::string::npos);
+    CHECK(cuda.err.find("01_forward_process: error: device: 'cuda' was asked for") !=
+          std::string::npos);
   }
 }

@@ -115,7 +115,8 @@ TEST_CASE("CLI: flags are defined once, without dashes") {
   CHECK_THROWS_WITH_AS(cli.add_int("steps", 1, "h"), doctest::Contains("defined twice"), Error);
   CHECK_THROWS_WITH_AS(cli.add_int("seed", 1, "h"), doctest::Contains("defined twice"), Error);
   CHECK_THROWS_WITH_AS(cli.add_float("--lr", 1, "h"), doctest::Contains("without dashes"), Error);
-  CHECK_THROWS_WITH_AS(cli.add_int("n", 0, "h", 1, 5), doctest::Contains("outside its range"), Error);
+  CHECK_THROWS_WITH_AS(cli.add_int("n", 0, "h", 1, 5), doctest::Contains("outside its range"),
+                       Error);
 }
 
 TEST_CASE("make_output_dir and run_main") {
@@ -125,7 +126,8 @@ TEST_CASE("make_output_dir and run_main") {
   CHECK(std::filesystem::is_directory(nested));
   CHECK(make_output_dir(nested) == nested);  // already there: fine
   std::string file = dir.write("file.txt");
-  CHECK_THROWS_WITH_AS(make_output_dir(file), doctest::Contains("exists and is not a folder"), Error);
+  CHECK_THROWS_WITH_AS(make_output_dir(file), doctest::Contains("exists and is not a folder"),
+                       Error);
   CHECK_THROWS_WITH_AS(make_output_dir(file + "/sub"), doctest::Contains("cannot create"), Error);
 
   char name[] = "/path/to/prog";
@@ -134,8 +136,10 @@ TEST_CASE("make_output_dir and run_main") {
   CHECK(run_main(1, argv, [](int, char**) { return 3; }) == 3);
   std::ostringstream captured;  // what run_main prints on stderr
   std::streambuf* original = std::cerr.rdbuf(captured.rdbuf());
-  int status_error = run_main(1, argv, [](int, char**) -> int { DRIFT_FAIL("line one\nline two"); });
-  int status_other = run_main(1, argv, [](int, char**) -> int { throw std::runtime_error("boom"); });
+  int status_error =
+      run_main(1, argv, [](int, char**) -> int { DRIFT_FAIL("line one\nline two"); });
+  int status_other =
+      run_main(1, argv, [](int, char**) -> int { throw std::runtime_error("boom"); });
   std::cerr.rdbuf(original);
   CHECK(status_error == 1);
   CHECK(status_other == 1);

@@ -22,8 +22,8 @@ namespace {
 // build by hand, and a valid stream for any inflater. `name` sets the optional FNAME field.
 std::string gzip_stored(const std::string& payload, const std::string& name = "") {
   REQUIRE(payload.size() < 65536);
-  std::string out = {'\x1f', '\x8b', '\x08', static_cast<char>(name.empty() ? 0 : 0x08),
-                     0, 0, 0, 0, 0, '\x03'};
+  std::string out = {'\x1f', '\x8b', '\x08', static_cast<char>(name.empty() ? 0 : 0x08), 0, 0, 0,
+                     0,      0,      '\x03'};
   if (!name.empty()) out += name + '\0';
   const uint16_t len = static_cast<uint16_t>(payload.size()), nlen = static_cast<uint16_t>(~len);
   out += '\x01';  // BFINAL = 1, BTYPE = 00 (stored)
@@ -65,7 +65,8 @@ struct SearchLayout {
     folder["project data/"] = dir.mkdir("work/project/data/mandrill");
     folder["../shared/data"] = dir.mkdir("work/shared/data/mandrill");
     folder["system"] = dir.mkdir("system/mandrill");
-    for (const auto& [rule, path] : folder) dir.write(std::filesystem::path(path).lexically_relative(dir.str()).string() + "/baboon.jpg");
+    for (const auto& [rule, path] : folder)
+      dir.write(std::filesystem::path(path).lexically_relative(dir.str()).string() + "/baboon.jpg");
     search.flag_dir = dir.path("flag");
     search.env_dir = dir.path("env");
     search.project_roots = {dir.path("work/project")};
@@ -82,7 +83,8 @@ TEST_CASE("data finding order: flag > env > data/ > ../shared/data > system") {
     DataLocation found = find_mandrill(layout.search);
     INFO("expected the " << rule << " copy, got " << found.path << " (" << found.origin << ")");
     CHECK(found.origin == rule);
-    CHECK(found.path == (std::filesystem::path(layout.folder[rule]).lexically_normal() / "baboon.jpg").string());
+    CHECK(found.path ==
+          (std::filesystem::path(layout.folder[rule]).lexically_normal() / "baboon.jpg").string());
     layout.remove(rule);  // next round: the next rule in line
   }
   // Nothing left anywhere: one error naming every folder tried and the command to run.
@@ -94,7 +96,8 @@ TEST_CASE("data finding order: flag > env > data/ > ../shared/data > system") {
     INFO(message);
     CHECK(message.find("cannot find the mandrill data (baboon.jpg)") != std::string::npos);
     for (const auto& [rule, path] : layout.folder) {
-      CHECK(message.find(std::filesystem::path(path).lexically_normal().string()) != std::string::npos);
+      CHECK(message.find(std::filesystem::path(path).lexically_normal().string()) !=
+            std::string::npos);
       CHECK(message.find(rule) != std::string::npos);
     }
     CHECK(message.find("scripts/fetch-data.sh mandrill") != std::string::npos);
@@ -111,16 +114,18 @@ TEST_CASE("data finding: --data may name the data set folder itself; typos are c
   CHECK(found.path == dir.path("fashion"));
   CHECK(found.origin == "--data");
   search.flag_dir = dir.path("no-such-folder");
-  CHECK_THROWS_WITH_AS(find_dataset("fashion-mnist", search),
-                       doctest::Contains(("--data '" + dir.path("no-such-folder") + "' is not a folder").c_str()),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      find_dataset("fashion-mnist", search),
+      doctest::Contains(("--data '" + dir.path("no-such-folder") + "' is not a folder").c_str()),
+      Error);
   // A folder with only some of the files is skipped, and the error says what it lacks.
   DataSearch partial;
   partial.system_dirs = {dir.str()};
   dir.write("mnist/train-images-idx3-ubyte.gz");
-  CHECK_THROWS_WITH_AS(find_dataset("mnist", partial), doctest::Contains("lacks train-labels-idx1-ubyte.gz"),
-                       Error);
-  CHECK_THROWS_WITH_AS(find_dataset("cifar", partial), doctest::Contains("unknown data set 'cifar'"), Error);
+  CHECK_THROWS_WITH_AS(find_dataset("mnist", partial),
+                       doctest::Contains("lacks train-labels-idx1-ubyte.gz"), Error);
+  CHECK_THROWS_WITH_AS(find_dataset("cifar", partial),
+                       doctest::Contains("unknown data set 'cifar'"), Error);
 }
 
 TEST_CASE("data finding defaults: DRIFT_DATA and the project's own folders") {
@@ -131,7 +136,8 @@ TEST_CASE("data finding defaults: DRIFT_DATA and the project's own folders") {
   CHECK(search.env_dir == dir.str());
   CHECK(search.flag_dir.empty());
   REQUIRE(!search.project_roots.empty());  // the source tree this test was built from
-  CHECK(std::filesystem::exists(std::filesystem::path(search.project_roots[0]) / "diffusion" / "data.h"));
+  CHECK(std::filesystem::exists(std::filesystem::path(search.project_roots[0]) / "diffusion" /
+                                "data.h"));
   CHECK(search.system_dirs.at(0) == "/usr/share/datasets");
 }
 
@@ -148,12 +154,16 @@ TEST_CASE("IDX: parsing and clear errors for corrupt bytes") {
   CHECK(a.dims == std::vector<int64_t>{2, 3, 4});
   REQUIRE(a.values.size() == 24);
   CHECK(a.values[23] == 23);
-  CHECK_THROWS_WITH_AS(parse_idx(std::string("\x01\0\x08\x01", 4), "m"), doctest::Contains("bad magic number"), Error);
-  CHECK_THROWS_WITH_AS(parse_idx(idx_bytes({2, 3}, 0, 0x0D), "f"), doctest::Contains("type 0xd"), Error);
-  CHECK_THROWS_WITH_AS(parse_idx(std::string("\0\0\x08\0", 4), "z"), doctest::Contains("claims 0 dimensions"),
+  CHECK_THROWS_WITH_AS(parse_idx(std::string("\x01\0\x08\x01", 4), "m"),
+                       doctest::Contains("bad magic number"), Error);
+  CHECK_THROWS_WITH_AS(parse_idx(idx_bytes({2, 3}, 0, 0x0D), "f"), doctest::Contains("type 0xd"),
                        Error);
-  CHECK_THROWS_WITH_AS(parse_idx(idx_bytes({10, 28, 28}, -5), "short"), doctest::Contains("truncated"), Error);
-  CHECK_THROWS_WITH_AS(parse_idx(idx_bytes({10}, 3), "long"), doctest::Contains("trailing garbage"), Error);
+  CHECK_THROWS_WITH_AS(parse_idx(std::string("\0\0\x08\0", 4), "z"),
+                       doctest::Contains("claims 0 dimensions"), Error);
+  CHECK_THROWS_WITH_AS(parse_idx(idx_bytes({10, 28, 28}, -5), "short"),
+                       doctest::Contains("truncated"), Error);
+  CHECK_THROWS_WITH_AS(parse_idx(idx_bytes({10}, 3), "long"), doctest::Contains("trailing garbage"),
+                       Error);
   CHECK_THROWS_WITH_AS(parse_idx(idx_bytes({10, 28, 28}).substr(0, 9), "header"),
                        doctest::Contains("truncated inside its header"), Error);
 
@@ -167,7 +177,8 @@ TEST_CASE("IDX: parsing and clear errors for corrupt bytes") {
   std::string bytes = gzip_stored(idx_bytes({3, 4, 5}));
   std::string flipped = bytes;
   flipped[30] = static_cast<char>(flipped[30] ^ 0x40);
-  CHECK_THROWS_WITH_AS(read_idx(dir.write("flipped.gz", flipped)), doctest::Contains("CRC-32"), Error);
+  CHECK_THROWS_WITH_AS(read_idx(dir.write("flipped.gz", flipped)), doctest::Contains("CRC-32"),
+                       Error);
   CHECK_THROWS_WITH_AS(read_idx(dir.write("cut.gz", bytes.substr(0, bytes.size() - 20))),
                        doctest::Contains("cut.gz"), Error);
   std::string bad_method = bytes;
@@ -178,7 +189,8 @@ TEST_CASE("IDX: parsing and clear errors for corrupt bytes") {
   // A corrupt deflate stream (an invalid block type) is reported by the inflater.
   std::string bad_block = bytes;
   bad_block[10] = '\x07';  // BFINAL = 1, BTYPE = 11: reserved
-  CHECK_THROWS_WITH_AS(gunzip(bad_block, "block"), doctest::Contains("corrupt compressed data"), Error);
+  CHECK_THROWS_WITH_AS(gunzip(bad_block, "block"), doctest::Contains("corrupt compressed data"),
+                       Error);
 }
 
 TEST_CASE("the real Fashion-MNIST test set (from ../shared/data when present)") {
@@ -218,5 +230,6 @@ TEST_CASE("the real Fashion-MNIST test set (from ../shared/data when present)") 
   CHECK_THROWS_AS(read_idx(dir.write("flipped.gz", flipped)), Error);
   CHECK_THROWS_WITH_AS(read_idx(dir.write("cut.gz", bytes.substr(0, bytes.size() / 2))),
                        doctest::Contains("cut.gz"), Error);
-  CHECK_THROWS_WITH_AS(load_mnist(found.path, "validation"), doctest::Contains("'train' or 'test'"), Error);
+  CHECK_THROWS_WITH_AS(load_mnist(found.path, "validation"), doctest::Contains("'train' or 'test'"),
+                       Error);
 }

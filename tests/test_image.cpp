@@ -15,7 +15,9 @@ using namespace drift;
 using namespace drift::diffusion;
 
 namespace {
-const Tensor& expected(const std::string& name) { return test::fixture("diffusion").at(name); }
+const Tensor& expected(const std::string& name) {
+  return test::fixture("diffusion").at(name);
+}
 }  // namespace
 
 TEST_CASE("[0,1] <-> [-1,1] round trip, with clamping") {
@@ -25,13 +27,16 @@ TEST_CASE("[0,1] <-> [-1,1] round trip, with clamping") {
   Tensor back = unnormalize_to_zero_to_one(model);
   CHECK_CLOSE(back, from_vector({0.0f, 0.25f, 0.5f, 1.0f, 1.0f, 0.0f}, Shape{1, 2, 3}), 1e-7, 0);
   // Samples overshoot [-1, 1]; pixels are clamped.
-  CHECK_CLOSE(unnormalize_to_zero_to_one(from_vector({-3.0f, 3.0f})), from_vector({0.0f, 1.0f}), 0, 0);
+  CHECK_CLOSE(unnormalize_to_zero_to_one(from_vector({-3.0f, 3.0f})), from_vector({0.0f, 1.0f}), 0,
+              0);
 }
 
 TEST_CASE("resize matches torch.nn.functional.interpolate") {
   Tensor input = expected("resize.input");  // [1, 2, 5, 7]
-  CHECK_CLOSE(resize(input, 3, 4, ResizeFilter::Bilinear), expected("resize.bilinear_3x4"), 1e-6, 1e-5);
-  CHECK_CLOSE(resize(input, 9, 11, ResizeFilter::Bilinear), expected("resize.bilinear_9x11"), 1e-6, 1e-5);
+  CHECK_CLOSE(resize(input, 3, 4, ResizeFilter::Bilinear), expected("resize.bilinear_3x4"), 1e-6,
+              1e-5);
+  CHECK_CLOSE(resize(input, 9, 11, ResizeFilter::Bilinear), expected("resize.bilinear_9x11"), 1e-6,
+              1e-5);
   CHECK_CLOSE(resize(input, 3, 4, ResizeFilter::Area), expected("resize.area_3x4"), 1e-6, 1e-5);
   CHECK_CLOSE(resize(input, 2, 3, ResizeFilter::Area), expected("resize.area_2x3"), 1e-6, 1e-5);
   CHECK_CLOSE(resize(input, 3, 4, ResizeFilter::Nearest), expected("resize.nearest_3x4"), 0, 0);
@@ -63,9 +68,11 @@ TEST_CASE("resize of known patterns") {
 }
 
 TEST_CASE("grey-scale uses the ITU-R 601 weights") {
-  Tensor rgb = from_vector({1.f, 0.f, 0.f, 1.f, 0.f, 1.f, 0.f, 1.f, 0.f, 0.f, 1.f, 1.f}, Shape{3, 1, 4});
+  Tensor rgb =
+      from_vector({1.f, 0.f, 0.f, 1.f, 0.f, 1.f, 0.f, 1.f, 0.f, 0.f, 1.f, 1.f}, Shape{3, 1, 4});
   // pixel 0: red, 1: green, 2: blue, 3: white
-  CHECK_CLOSE(to_grayscale(rgb), from_vector({0.299f, 0.587f, 0.114f, 1.0f}, Shape{1, 1, 4}), 1e-6, 0);
+  CHECK_CLOSE(to_grayscale(rgb), from_vector({0.299f, 0.587f, 0.114f, 1.0f}, Shape{1, 1, 4}), 1e-6,
+              0);
   CHECK(to_grayscale(zeros({2, 3, 4, 4})).shape() == Shape{2, 1, 4, 4});
   CHECK(to_grayscale(zeros({1, 4, 4})).shape() == Shape{1, 4, 4});
   CHECK_THROWS_WITH_AS(to_grayscale(zeros({2, 4, 4})), doctest::Contains("1 or 3 channels"), Error);
@@ -114,7 +121,8 @@ TEST_CASE("PNG written and read back") {
   test::TempDir dir("png");
   // A 3x5 RGB gradient, values on the 8-bit grid so the round trip is exact.
   std::vector<float> values(3 * 5 * 7);
-  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>((i * 37) % 256) / 255.0f;
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] = static_cast<float>((i * 37) % 256) / 255.0f;
   Tensor image = from_vector(values, Shape{3, 5, 7});
   const std::string path = dir.path("rgb.png");
   save_png(path, image);
@@ -140,18 +148,20 @@ TEST_CASE("PNG written and read back") {
 
 TEST_CASE("image files: clear errors") {
   test::TempDir dir("bad-image");
-  CHECK_THROWS_WITH_AS(load_image(dir.path("missing.png")),
-                       doctest::Contains(("no such file: '" + dir.path("missing.png") + "'").c_str()), Error);
+  CHECK_THROWS_WITH_AS(
+      load_image(dir.path("missing.png")),
+      doctest::Contains(("no such file: '" + dir.path("missing.png") + "'").c_str()), Error);
   {
     std::ofstream f(dir.path("corrupt.jpg"), std::ios::binary);
     f << "\xFF\xD8\xFF\xE0 this is not really a JPEG";
   }
-  CHECK_THROWS_WITH_AS(load_image(dir.path("corrupt.jpg")),
-                       doctest::Contains(("cannot decode '" + dir.path("corrupt.jpg") + "'").c_str()), Error);
+  CHECK_THROWS_WITH_AS(
+      load_image(dir.path("corrupt.jpg")),
+      doctest::Contains(("cannot decode '" + dir.path("corrupt.jpg") + "'").c_str()), Error);
   CHECK_THROWS_WITH_AS(save_png(dir.path("nowhere/x.png"), zeros({1, 2, 2})),
                        doctest::Contains("does not exist"), Error);
-  CHECK_THROWS_WITH_AS(save_png(dir.path("x.png"), zeros({5, 2, 2})), doctest::Contains("C in 1..4"),
-                       Error);
-  CHECK_THROWS_WITH_AS(load_image(dir.path("missing.png"), 2), doctest::Contains("channels must be"),
-                       Error);
+  CHECK_THROWS_WITH_AS(save_png(dir.path("x.png"), zeros({5, 2, 2})),
+                       doctest::Contains("C in 1..4"), Error);
+  CHECK_THROWS_WITH_AS(load_image(dir.path("missing.png"), 2),
+                       doctest::Contains("channels must be"), Error);
 }

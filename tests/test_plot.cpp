@@ -61,7 +61,11 @@ TEST_CASE("a line plot is a well-formed SVG with every series") {
   CHECK(svg.find("nan") == std::string::npos);
   CHECK(svg.find("inf") == std::string::npos);
   // Nice ticks on y in [-1, 1] every 0.25, as matplotlib (with a Unicode minus for negatives).
-  for (const char* label : {"0.00", "0.25", "0.50", "1.00", "\xE2\x88\x92" "0.50", "\xE2\x88\x92" "1.00"})
+  for (const char* label : {"0.00", "0.25", "0.50", "1.00",
+                            "\xE2\x88\x92"
+                            "0.50",
+                            "\xE2\x88\x92"
+                            "1.00"})
     CHECK(svg.find(std::string(">") + label + "</text>") != std::string::npos);
   CHECK(svg.find(">1.25</text>") == std::string::npos);  // no tick outside the data range
   // x ticks at multiples of 25 or 50 across 0..199.
@@ -74,13 +78,21 @@ TEST_CASE("log-y axis: decades as ticks, non-positive values skipped") {
   plot.title = "log";
   std::vector<double> y;
   for (int i = 0; i <= 40; ++i) y.push_back(std::pow(10.0, -4.0 + i * 0.1));  // 1e-4 .. 1
-  y.push_back(0.0);   // cannot be drawn on a log axis
+  y.push_back(0.0);  // cannot be drawn on a log axis
   y.push_back(-1.0);
   plot.add("decades", y);
   std::string svg = plot.svg();
   CHECK(test::xml_problem(svg) == "");
   // 10^-4, 10^-3, ..., 10^0 labelled (exponents in a raised <tspan>).
-  for (const char* exponent : {"\xE2\x88\x92" "4", "\xE2\x88\x92" "3", "\xE2\x88\x92" "2", "\xE2\x88\x92" "1", "0"})
+  for (const char* exponent : {"\xE2\x88\x92"
+                               "4",
+                               "\xE2\x88\x92"
+                               "3",
+                               "\xE2\x88\x92"
+                               "2",
+                               "\xE2\x88\x92"
+                               "1",
+                               "0"})
     CHECK(svg.find(std::string("font-size=\"70%\">") + exponent + "</tspan>") != std::string::npos);
   CHECK(svg.find("nan") == std::string::npos);
   CHECK(svg.find("inf") == std::string::npos);
@@ -128,7 +140,8 @@ TEST_CASE("plots are saved to files; bad input is named") {
   std::string text = read_file(dir.path("p.svg"));
   CHECK(test::xml_problem(text) == "");
   CHECK(text == plot.svg());
-  CHECK_THROWS_WITH_AS(plot.save(dir.path("missing/p.svg")), doctest::Contains("missing/p.svg"), Error);
+  CHECK_THROWS_WITH_AS(plot.save(dir.path("missing/p.svg")), doctest::Contains("missing/p.svg"),
+                       Error);
   CHECK_THROWS_WITH_AS(plot.add("bad", {1.0, 2.0}, {1.0}),
                        doctest::Contains("series 'bad' has 2 x values but 1 y values"), Error);
   CHECK_THROWS_WITH_AS(plot.add("bad", zeros({2, 2})), doctest::Contains("1-D tensor"), Error);

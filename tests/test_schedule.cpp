@@ -14,13 +14,16 @@ using namespace drift::diffusion;
 
 namespace {
 
-const Tensor& expected(const std::string& name) { return test::fixture("diffusion").at(name); }
+const Tensor& expected(const std::string& name) {
+  return test::fixture("diffusion").at(name);
+}
 
 }  // namespace
 
 TEST_CASE("beta schedules match the PyTorch definitions") {
   SUBCASE("linear 1e-4 -> 0.02, T = 1000") {
-    CHECK_CLOSE(linear_beta_schedule(1000, 1e-4, 0.02), expected("schedule.linear.T1000"), 1e-9, 1e-6);
+    CHECK_CLOSE(linear_beta_schedule(1000, 1e-4, 0.02), expected("schedule.linear.T1000"), 1e-9,
+                1e-6);
   }
   SUBCASE("linear 1e-4 -> 0.6, T = 24 (the toy chapters)") {
     CHECK_CLOSE(linear_beta_schedule(24, 1e-4, 0.6), expected("schedule.linear.T24"), 1e-9, 1e-6);
@@ -32,21 +35,26 @@ TEST_CASE("beta schedules match the PyTorch definitions") {
     CHECK_CLOSE(cosine_beta_schedule(10), expected("schedule.cosine.T10"), 1e-9, 1e-5);
   }
   SUBCASE("quadratic") {
-    CHECK_CLOSE(quadratic_beta_schedule(1000, 1e-4, 0.02), expected("schedule.quadratic.T1000"), 1e-9, 1e-6);
+    CHECK_CLOSE(quadratic_beta_schedule(1000, 1e-4, 0.02), expected("schedule.quadratic.T1000"),
+                1e-9, 1e-6);
   }
   SUBCASE("sigmoid") {
-    CHECK_CLOSE(sigmoid_beta_schedule(1000, 1e-4, 0.02), expected("schedule.sigmoid.T1000"), 1e-9, 1e-6);
+    CHECK_CLOSE(sigmoid_beta_schedule(1000, 1e-4, 0.02), expected("schedule.sigmoid.T1000"), 1e-9,
+                1e-6);
   }
   SUBCASE("by name") {
     for (const char* name : {"linear", "cosine", "quadratic", "sigmoid"}) {
       BetaSchedule s = parse_beta_schedule(name);
       CHECK(std::string(beta_schedule_name(s)) == name);
-      CHECK_CLOSE(make_beta_schedule(s, 1000), expected(std::string("schedule.") + name + ".T1000"), 1e-9, 1e-5);
+      CHECK_CLOSE(make_beta_schedule(s, 1000), expected(std::string("schedule.") + name + ".T1000"),
+                  1e-9, 1e-5);
     }
-    CHECK_THROWS_WITH_AS(parse_beta_schedule("cosin"), doctest::Contains("unknown schedule 'cosin'"), Error);
+    CHECK_THROWS_WITH_AS(parse_beta_schedule("cosin"),
+                         doctest::Contains("unknown schedule 'cosin'"), Error);
   }
   SUBCASE("bad arguments") {
-    CHECK_THROWS_WITH_AS(linear_beta_schedule(0), doctest::Contains("steps must be at least 1"), Error);
+    CHECK_THROWS_WITH_AS(linear_beta_schedule(0), doctest::Contains("steps must be at least 1"),
+                         Error);
     CHECK_THROWS_WITH_AS(linear_beta_schedule(10, 0.1, 1.5), doctest::Contains("(0, 1)"), Error);
   }
 }
@@ -72,7 +80,7 @@ TEST_CASE("NoiseScheduler constants match PyTorch") {
 
 TEST_CASE("NoiseScheduler: edge values and bad input") {
   NoiseScheduler s(24, 1e-4, 0.6);
-  CHECK(s.alpha_bar_prev.to_vector()[0] == 1.0f);   // ᾱ_{-1} = 1
+  CHECK(s.alpha_bar_prev.to_vector()[0] == 1.0f);      // ᾱ_{-1} = 1
   CHECK(s.posterior_variance.to_vector()[0] == 0.0f);  // x_0 is certain given x_1 and x_0
   CHECK(s.reverse_sigma().to_vector()[0] == 0.0f);
   CHECK(s.reverse_sigma(ReverseVariance::Beta).to_vector()[0] == 0.0f);
@@ -101,8 +109,10 @@ TEST_CASE("select() picks one value per batch element, shaped to broadcast") {
   CHECK(scaled.shape() == x.shape());
   CHECK(scaled.at({2, 1, 3, 4}) == all[23]);
   // Timesteps must be whole numbers inside [0, T).
-  CHECK_THROWS_WITH_AS(s.select(s.betas, from_vector({24.f})), doctest::Contains("out of range"), Error);
-  CHECK_THROWS_WITH_AS(s.select(s.betas, from_vector({1.5f})), doctest::Contains("index 1.5"), Error);
+  CHECK_THROWS_WITH_AS(s.select(s.betas, from_vector({24.f})), doctest::Contains("out of range"),
+                       Error);
+  CHECK_THROWS_WITH_AS(s.select(s.betas, from_vector({1.5f})), doctest::Contains("index 1.5"),
+                       Error);
   CHECK_THROWS_WITH_AS(s.select(s.betas, zeros({2, 2})), doctest::Contains("[B] or [B, 1]"), Error);
   CHECK_THROWS_WITH_AS(s.select(zeros({5}), t), doctest::Contains("length T = 24"), Error);
 }
@@ -125,7 +135,8 @@ TEST_CASE("timesteps helpers") {
 
 TEST_CASE("add_noise (q_sample) matches PyTorch") {
   NoiseScheduler s(24, 1e-4, 0.6);
-  Tensor x_t = s.add_noise(expected("q_sample.x0"), expected("q_sample.noise"), expected("q_sample.t"));
+  Tensor x_t =
+      s.add_noise(expected("q_sample.x0"), expected("q_sample.noise"), expected("q_sample.t"));
   CHECK_CLOSE(x_t, expected("q_sample.x_t"), 1e-6, 1e-5);
   CHECK_THROWS_WITH_AS(s.add_noise(zeros({2, 3}), zeros({2, 4}), from_vector({1.f, 2.f})),
                        doctest::Contains("shapes differ"), Error);
@@ -161,12 +172,14 @@ TEST_CASE("q_sample has mean sqrt(alpha_bar) x0 and variance 1 - alpha_bar") {
       INFO("t = " << t << ", pixel " << p << ": mean " << mean << " vs " << expected_mean
                   << ", variance " << sample_var << " vs " << variance);
       CHECK(std::fabs(mean - expected_mean) < 5.0 * std::sqrt(variance / draws) + 1e-6);
-      CHECK(std::fabs(sample_var - variance) < 5.0 * variance * std::sqrt(2.0 / (draws - 1)) + 1e-9);
+      CHECK(std::fabs(sample_var - variance) <
+            5.0 * variance * std::sqrt(2.0 / (draws - 1)) + 1e-9);
     }
   }
 }
 
-TEST_CASE("posterior: coefficients and variance equal the Gaussian product q(x_t|x_t-1) q(x_t-1|x_0)") {
+TEST_CASE(
+    "posterior: coefficients and variance equal the Gaussian product q(x_t|x_t-1) q(x_t-1|x_0)") {
   // Direct computation from the betas alone: the posterior of x_{t-1} combines the forward step
   // N(x_t; √α_t x_{t-1}, β_t) with the jump N(x_{t-1}; √ᾱ_{t-1} x_0, 1-ᾱ_{t-1}). Precisions add:
   //   1/var = α_t/β_t + 1/(1-ᾱ_{t-1}),  mean = var (√α_t/β_t x_t + √ᾱ_{t-1}/(1-ᾱ_{t-1}) x_0).
@@ -184,13 +197,14 @@ TEST_CASE("posterior: coefficients and variance equal the Gaussian product q(x_t
       INFO("t = " << t);
       CHECK(var[t] == doctest::Approx(expected_var).epsilon(1e-5));
       CHECK(coef2[t] == doctest::Approx(expected_var * std::sqrt(alpha) / beta).epsilon(1e-5));
-      CHECK(coef1[t] == doctest::Approx(expected_var * std::sqrt(alpha_bar_prev) /
-                                        (1.0 - alpha_bar_prev)).epsilon(1e-5));
+      CHECK(coef1[t] ==
+            doctest::Approx(expected_var * std::sqrt(alpha_bar_prev) / (1.0 - alpha_bar_prev))
+                .epsilon(1e-5));
       CHECK(log_var[t] == doctest::Approx(std::log(expected_var)).epsilon(1e-5));
     } else {
       CHECK(coef1[0] == doctest::Approx(1.0));  // given x_1, the posterior of x_0 is x_0
       CHECK(coef2[0] == doctest::Approx(0.0));
-      CHECK(log_var[0] == log_var[1]);           // log 0 clipped to log β̃_1
+      CHECK(log_var[0] == log_var[1]);  // log 0 clipped to log β̃_1
     }
     alpha_bar_prev *= alpha;
   }
@@ -204,16 +218,18 @@ TEST_CASE("posterior mean of the predicted x0 is the reverse step's mean") {
   Tensor mean = s.posterior_mean(x0_hat, expected("step.x_t"), t);
   CHECK_CLOSE(mean, expected("step.mean"), 1e-5, 1e-4);
   // predict_x0 inverts add_noise.
-  Tensor x0 = expected("q_sample.x0"), noise = expected("q_sample.noise"), tq = expected("q_sample.t");
+  Tensor x0 = expected("q_sample.x0"), noise = expected("q_sample.noise"),
+         tq = expected("q_sample.t");
   CHECK_CLOSE(s.predict_x0(s.add_noise(x0, noise, tq), noise, tq), x0, 1e-5, 1e-4);
 }
 
 TEST_CASE("one reverse step matches PyTorch (fixed inputs and z)") {
   NoiseScheduler s(24, 1e-4, 0.6);
-  Tensor x_t = expected("step.x_t"), eps_hat = expected("step.eps_hat"), z = expected("step.z"), t = expected("step.t");
+  Tensor x_t = expected("step.x_t"), eps_hat = expected("step.eps_hat"), z = expected("step.z"),
+         t = expected("step.t");
   CHECK_CLOSE(s.step_with_noise(eps_hat, t, x_t, z), expected("step.x_prev_posterior"), 1e-5, 1e-5);
-  CHECK_CLOSE(s.step_with_noise(eps_hat, t, x_t, z, ReverseVariance::Beta), expected("step.x_prev_beta"),
-              1e-5, 1e-5);
+  CHECK_CLOSE(s.step_with_noise(eps_hat, t, x_t, z, ReverseVariance::Beta),
+              expected("step.x_prev_beta"), 1e-5, 1e-5);
   // At t = 0 no noise is added: sample 0 (t = 0) is the mean whatever z is.
   Tensor other_z = z * 3.0f;
   Tensor a = slice(s.step_with_noise(eps_hat, t, x_t, z), 0, 0, 1);
