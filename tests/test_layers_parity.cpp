@@ -126,6 +126,7 @@ struct ToyModel : nn::Module {
     conv2 = register_module("conv2", std::make_shared<nn::Conv2d>(16, 3, 3, 1, 1));
     linear = register_module("linear", std::make_shared<nn::Linear>(1, 16));
   }
+  using nn::Module::forward;
   Tensor forward(const Tensor& x, const Tensor& t) {
     Tensor h = relu(conv1->forward(x));
     h = h + reshape(linear->forward(t), {-1, 16, 1, 1});  // one value per channel

@@ -22,9 +22,10 @@
 // are cut into bands ("tiles") of `rows_per_tile` rows and the column matrix is built for one
 // band at a time: a [K, rows*OW] buffer sized to stay in the L2 cache (kColumnBudget). A band
 // is also the unit of parallel work: the (image, band) pairs are shared among the OpenMP
-// threads, each with its own column buffer, and the GEMMs inside run single-threaded. When
-// there are fewer units than threads (a tiny batch of tiny images), the units run one after
-// another and the GEMM and im2col use the threads themselves.
+// threads, each with its own column buffer, and the GEMMs inside run single-threaded (so
+// the backend's gemm must be reentrant: several threads call it at once). When there are
+// fewer units than threads (a tiny batch of tiny images), the units run one after another
+// and the GEMM and im2col use the threads themselves.
 //
 // A 1x1 convolution with stride 1 and no padding needs no unrolling at all: (1) reduces to
 // col = x, so the GEMMs read the input (and write dx) directly.
