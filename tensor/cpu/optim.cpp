@@ -22,10 +22,12 @@ constexpr int64_t kChunk = 1 << 14;
 
 void CpuBackend::adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
                            int64_t n, const AdamScalars& scalars) {
-  // Each thread gets its own copy of the scalars (firstprivate): the compiler then hoists them
-  // out of the loop and vectorises it.
+  // Each thread gets its own copy of the scalars (firstprivate), which the compiler hoists out
+  // of the loop. The loops are plain `parallel for`, vectorised by the compiler (checked with
+  // -fopt-info-vec): with `parallel for simd` GCC 12 leaves the SGD loop scalar once it
+  // splits it by the loop-invariant flags (first step, Nesterov).
   const AdamScalars s = scalars;
-#pragma omp parallel for simd if (n > kParallelThreshold) firstprivate(s)
+#pragma omp parallel for if (n > kParallelThreshold) firstprivate(s)
   for (int64_t i = 0; i < n; ++i)
     optim_math::adam_update(param[i], grad[i], exp_avg[i], exp_avg_sq[i], s);
 }
@@ -34,11 +36,11 @@ void CpuBackend::sgd_step(float* param, const float* grad, float* momentum_buffe
                           const SgdScalars& scalars) {
   const SgdScalars s = scalars;
   if (momentum_buffer == nullptr) {
-#pragma omp parallel for simd if (n > kParallelThreshold) firstprivate(s)
+#pragma omp parallel for if (n > kParallelThreshold) firstprivate(s)
     for (int64_t i = 0; i < n; ++i) optim_math::sgd_update(param[i], grad[i], s);
     return;
   }
-#pragma omp parallel for simd if (n > kParallelThreshold) firstprivate(s)
+#pragma omp parallel for if (n > kParallelThreshold) firstprivate(s)
   for (int64_t i = 0; i < n; ++i)
     optim_math::sgd_momentum_update(param[i], grad[i], momentum_buffer[i], s);
 }
