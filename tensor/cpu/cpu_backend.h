@@ -6,6 +6,7 @@
 //   reduce.cpp       sum / max along a dimension, softmax
 //   layout.cpp       permute, slabs (slice / cat), index_select, gather
 //   gemm.cpp         matrix multiply
+//   optim.cpp        Adam/AdamW and SGD steps, sum of squares (gradient clipping)
 //
 // Loops are parallelised with OpenMP where the work is large enough to pay for the threads.
 #pragma once
@@ -61,6 +62,12 @@ class CpuBackend final : public Backend {
             const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
             int64_t ldc, int64_t batch, int64_t stride_a, int64_t stride_b,
             int64_t stride_c) override;
+
+  void adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t n,
+                 const AdamScalars& scalars) override;
+  void sgd_step(float* param, const float* grad, float* momentum_buffer, int64_t n,
+                const SgdScalars& scalars) override;
+  double sum_of_squares(const float* x, int64_t n) override;
 };
 
 CpuBackend& cpu_backend();
