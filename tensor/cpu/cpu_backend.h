@@ -9,6 +9,7 @@
 //   conv.cpp         2-D convolution (im2col + GEMM) and its two backward passes
 //   norm.cpp         group normalisation (LayerNorm too), fused forward and backward
 //   pool.cpp         max / average pooling, nearest-neighbour upsampling
+//   optim.cpp        Adam/AdamW and SGD steps, sum of squares (gradient clipping)
 //
 // Loops are parallelised with OpenMP where the work is large enough to pay for the threads.
 #pragma once
@@ -90,6 +91,12 @@ class CpuBackend final : public Backend {
                                 int64_t scale) override;
   void upsample_nearest_backward(const float* gy, float* gx, int64_t planes, int64_t H,
                                  int64_t W, int64_t scale) override;
+
+  void adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t n,
+                 const AdamScalars& scalars) override;
+  void sgd_step(float* param, const float* grad, float* momentum_buffer, int64_t n,
+                const SgdScalars& scalars) override;
+  double sum_of_squares(const float* x, int64_t n) override;
 };
 
 CpuBackend& cpu_backend();
