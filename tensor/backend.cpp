@@ -27,6 +27,7 @@ const char* unary_op_name(UnaryOp op) {
     case UnaryOp::AddScalar: return "add_scalar";
     case UnaryOp::MulScalar: return "mul_scalar";
     case UnaryOp::Huber: return "huber";
+    case UnaryOp::Step: return "step";
   }
   return "?";
 }

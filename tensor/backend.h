@@ -43,6 +43,7 @@ enum class UnaryOp {
   AddScalar,  // x + p0
   MulScalar,  // x * p0
   Huber,      // 0.5 x^2 if |x| < p0 else p0 (|x| - 0.5 p0)   (Huber loss of a difference)
+  Step,       // p1 if x >= p0 else 0   (a scaled step; turns uniform draws into a dropout mask)
 };
 const char* unary_op_name(UnaryOp op);
 
