@@ -50,6 +50,10 @@ Series& LinePlot::add(const std::string& name, const std::vector<float>& y) {
   return add(name, std::vector<double>(y.begin(), y.end()));
 }
 
+Series& LinePlot::add(const std::string& name, std::initializer_list<double> y) {
+  return add(name, std::vector<double>(y));
+}
+
 Series& LinePlot::add(const std::string& name, const Tensor& y) {
   DRIFT_CHECK(y.defined() && y.ndim() == 1, "plot: series '"
                                                 << name << "' must be a 1-D tensor, got "

@@ -19,6 +19,7 @@
 // so a diverged loss leaves a gap instead of a broken picture.
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,6 +53,7 @@ struct LinePlot {
   Series& add(const std::string& name, std::vector<double> x, std::vector<double> y);
   Series& add(const std::string& name, std::vector<double> y);  // x = 0, 1, ..., n-1
   Series& add(const std::string& name, const std::vector<float>& y);
+  Series& add(const std::string& name, std::initializer_list<double> y);  // add("a", {1, 2})
   Series& add(const std::string& name, const Tensor& y);  // a 1-D tensor, any device
 
   // The whole figure as an SVG document of width x height pixels.

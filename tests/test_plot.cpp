@@ -136,6 +136,8 @@ TEST_CASE("plots are saved to files; bad input is named") {
   test::TempDir dir("plot");
   LinePlot plot;
   plot.add("t", from_vector({1.f, 2.f, 3.f}));
+  plot.add("braced", {3.0, 2.0, 1.0});                       // an initializer list
+  plot.add("floats", std::vector<float>{1.5f, 2.5f, 0.5f});  // e.g. a loss history
   plot.save(dir.path("p.svg"));
   std::string text = read_file(dir.path("p.svg"));
   CHECK(test::xml_problem(text) == "");
