@@ -3,6 +3,7 @@
 #   make            Release build (CUDA backend too when nvcc is found)
 #   make test       install missing deps, build, run every test (doctest via CTest)
 #   make deps       install missing Debian packages (or print the apt-get line)
+#   make data       fill data/ with the data sets (copies ../shared/data, or downloads)
 #   make clean      remove the build directory
 #
 # Variables: BUILD_DIR (default build), CMAKE_FLAGS (e.g. -DWITH_CUDA=OFF), JOBS.
@@ -11,12 +12,15 @@ BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build configure deps test clean
+.PHONY: all build configure deps data test clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
+
+data:
+	@scripts/fetch-data.sh
 
 configure:
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
