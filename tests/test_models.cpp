@@ -116,8 +116,7 @@ struct RecordingPredictor : NoisePredictor {
 
 }  // namespace
 
-// ---- the toy model
-// --------------------------------------------------------------------------------
+// ---- the toy model ------------------------------------------------------------------------------
 
 TEST_CASE("toy model: shapes, parameter count and names (the tutorial's module)") {
   manual_seed(1);
@@ -187,8 +186,7 @@ TEST_CASE("toy model: gradients of the input and every parameter (finite differe
   check_directional_gradients(model, randn({2, 2, 6, 5}), from_vector({3, 11}));
 }
 
-// ---- the tiny U-Net
-// -------------------------------------------------------------------------------
+// ---- the tiny U-Net -----------------------------------------------------------------------------
 
 TEST_CASE("tiny U-Net: shapes, parameter count, names and the size check") {
   manual_seed(4);
@@ -302,8 +300,7 @@ TEST_CASE("tiny U-Net: gradients of the input and every parameter (finite differ
   check_directional_gradients(unet, f.at("unet.x"), f.at("unet.t"));
 }
 
-// ---- DDPM's algorithms
-// ----------------------------------------------------------------------------
+// ---- DDPM's algorithms --------------------------------------------------------------------------
 
 TEST_CASE("ddpm_loss: draws ε then t from the generator and is the MSE of the noise") {
   NoiseScheduler scheduler(24, 1e-4, 0.6);
