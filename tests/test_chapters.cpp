@@ -1,5 +1,6 @@
-// test_chapters.cpp — smoke runs of the chapter executables with tiny sizes: they finish,
-// write valid PNG and SVG files, and fail with one clear line on bad input.
+// test_chapters.cpp — smoke runs of the chapter executables (chapters 1, 2 and 3) with tiny
+// sizes: they finish, write valid PNG, SVG and safetensors files, resume exactly, and fail
+// with one clear line on bad input.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
@@ -140,6 +141,153 @@ TEST_CASE("chapter 1: help, usage mistakes and errors") {
     CHECK(cuda.status == 1);
     CHECK(lines(cuda.err) == 1);
     CHECK(cuda.err.find("01_forward_process: error: device: 'cuda' was asked for") !=
+          std::string::npos);
+  }
+}
+
+// ---- chapters 2 and 3
+// ------------------------------------------------------------------------------
+
+namespace {
+
+const std::string chapter2 = DRIFT_CHAPTER02;
+
+// A small colour picture (a gradient) so the tests need no data set; returns its path.
+std::string gradient_picture(const test::TempDir& dir, int64_t width, int64_t height) {
+  std::vector<float> values(static_cast<size_t>(3 * width * height));
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t y = 0; y < height; ++y)
+      for (int64_t x = 0; x < width; ++x)
+        values[static_cast<size_t>((c * height + y) * width + x)] = c == 0   ? x / float(width - 1)
+                                                                    : c == 1 ? y / float(height - 1)
+                                                                             : 0.5f;
+  const std::string path = dir.path("gradient.png");
+  save_png(path, from_vector(values, Shape{3, height, width}));
+  return path;
+}
+
+// Chapter 2 on a 16x16 picture: `iterations` in all, a checkpoint every 3.
+std::string tiny_training(const std::string& picture, const std::string& out, int iterations) {
+  return chapter2 + " --image '" + picture + "' --size 16 --iterations " +
+         std::to_string(iterations) + " --log-every 2 --checkpoint-every 3 --smooth 2 --seed 4" +
+         " --out '" + out + "'";
+}
+
+void check_svg(const std::string& path, int series) {
+  INFO(path);
+  std::string text = read_file(path);
+  CHECK(test::xml_problem(text) == "");
+  int found = 0;
+  for (size_t p = text.find("class=\"series\""); p != std::string::npos;
+       p = text.find("class=\"series\"", p + 1))
+    ++found;
+  CHECK(found == series);
+}
+
+void check_png(const std::string& path, const Shape& shape) {
+  INFO(path);
+  REQUIRE(std::filesystem::exists(path));
+  CHECK(load_image(path).shape() == shape);  // decodes: a valid PNG
+}
+
+}  // namespace
+
+TEST_CASE("chapter 2 smoke run: trains, writes weights, checkpoint, losses and plots") {
+  test::TempDir dir("chapter2");
+  const std::string out = dir.path("02_reverse_training");
+  RunResult r = run(dir, tiny_training(gradient_picture(dir, 20, 16), out, 6));
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+  REQUIRE(r.status == 0);
+  for (const char* line :
+       {"iteration     0  loss", "iteration     2  loss", "iteration     5  loss"})
+    CHECK(r.out.find(line) != std::string::npos);  // the loss every 2 iterations and at the end
+  CHECK(r.err.find("training 6/6 [100%]") != std::string::npos);  // the progress line
+  for (const char* file : {"toy_model.safetensors", "checkpoint.safetensors", "losses.csv",
+                           "loss_history.svg", "denoising.png"})
+    CHECK(r.out.find(out + "/" + file) != std::string::npos);  // says where each output went
+
+  SafetensorsData weights = load_safetensors(out + "/toy_model.safetensors");
+  REQUIRE(weights.tensors.size() == 6);
+  CHECK(weights.at("conv1.weight").shape() == Shape{16, 3, 3, 3});
+  CHECK(weights.at("conv2.weight").shape() == Shape{3, 16, 3, 3});
+  CHECK(weights.at("linear.weight").shape() == Shape{16, 1});
+  SafetensorsData checkpoint = load_safetensors(out + "/checkpoint.safetensors");
+  CHECK(checkpoint.metadata.at("step") == "6");
+  CHECK(checkpoint.metadata.at("extra.lr") == "0.001");
+  CHECK(checkpoint.find("optimizer.0.exp_avg") != nullptr);
+  CHECK(lines(read_file(out + "/losses.csv")) == 7);  // the header and 6 losses
+  check_svg(out + "/loss_history.svg", 3);  // raw loss, its moving average, loss by timestep
+  // x_t at 5 timesteps over the x_0 each implies: 2 rows of 5 full-size (16 px) tiles.
+  check_png(out + "/denoising.png", Shape{3, 2 * 18 + 2, 5 * 18 + 2});
+}
+
+TEST_CASE("chapter 2: --resume continues exactly (6 iterations = 3 + resume + 3)") {
+  test::TempDir dir("chapter2-resume");
+  const std::string picture = gradient_picture(dir, 16, 16);
+  const std::string whole = dir.path("whole"), split = dir.path("split");
+  RunResult a = run(dir, tiny_training(picture, whole, 6));
+  REQUIRE(a.status == 0);
+  RunResult first = run(dir, tiny_training(picture, split, 3));
+  REQUIRE(first.status == 0);
+  CHECK(load_safetensors(split + "/checkpoint.safetensors").metadata.at("step") == "3");
+  RunResult second = run(dir, tiny_training(picture, split, 6) + " --resume");
+  INFO("stdout:\n" << second.out << "\nstderr:\n" << second.err);
+  REQUIRE(second.status == 0);
+  CHECK(second.out.find("resuming from " + split + "/checkpoint.safetensors at iteration 3") !=
+        std::string::npos);
+
+  SafetensorsData expected = load_safetensors(whole + "/toy_model.safetensors");
+  SafetensorsData resumed = load_safetensors(split + "/toy_model.safetensors");
+  REQUIRE(resumed.tensors.size() == expected.tensors.size());
+  for (const auto& [name, tensor] : expected.tensors) {
+    INFO(name);
+    CHECK(max(abs(resumed.at(name) - tensor)).item() == 0.0f);  // bit for bit
+  }
+  CHECK(read_file(split + "/losses.csv") == read_file(whole + "/losses.csv"));
+  // A differently seeded fresh run does differ: the comparison can fail.
+  RunResult other = run(dir, tiny_training(picture, dir.path("other"), 6) + " --seed 5");
+  REQUIRE(other.status == 0);
+  CHECK(max(abs(load_safetensors(dir.path("other") + "/toy_model.safetensors").at("conv1.weight") -
+                expected.at("conv1.weight")))
+            .item() > 0.0f);
+
+  RunResult changed = run(dir, tiny_training(picture, split, 8) + " --resume --lr 0.01");
+  CHECK(changed.status == 1);
+  CHECK(lines(changed.err) == 1);
+  CHECK(changed.err.find("it was trained with --lr 0.001, this run has --lr 0.01") !=
+        std::string::npos);
+  RunResult nothing = run(dir, tiny_training(picture, dir.path("empty"), 6) + " --resume");
+  CHECK(nothing.status == 1);
+  CHECK(lines(nothing.err) == 1);
+  CHECK(nothing.err.find("--resume: no checkpoint to continue") != std::string::npos);
+}
+
+TEST_CASE("chapter 2: help, usage mistakes and errors") {
+  test::TempDir dir("chapter2-errors");
+  RunResult help = run(dir, chapter2 + " --help");
+  CHECK(help.status == 0);
+  CHECK(help.out.find("usage: 02_reverse_training") != std::string::npos);
+  CHECK(help.out.find("--iterations N") != std::string::npos);
+  CHECK(help.out.find("[default: 1000]") != std::string::npos);
+  CHECK(help.out.find("--resume") != std::string::npos);
+
+  RunResult zero = run(dir, chapter2 + " --iterations 0");
+  CHECK(zero.status == 2);
+  CHECK(zero.err.find("--iterations must be at least 1") != std::string::npos);
+  RunResult unknown = run(dir, chapter2 + " --iteration 5");
+  CHECK(unknown.status == 2);
+  CHECK(unknown.err.find("unknown flag --iteration") != std::string::npos);
+
+  RunResult missing = run(
+      dir, chapter2 + " --image '" + dir.path("nope.png") + "' --out '" + dir.path("out") + "'");
+  CHECK(missing.status == 1);
+  CHECK(lines(missing.err) == 1);
+  CHECK(missing.err.find("nope.png") != std::string::npos);
+  if (!cuda_available()) {
+    RunResult cuda = run(dir, chapter2 + " --device cuda --out '" + dir.path("out") + "'");
+    CHECK(cuda.status == 1);
+    CHECK(lines(cuda.err) == 1);
+    CHECK(cuda.err.find("02_reverse_training: error: device: 'cuda' was asked for") !=
           std::string::npos);
   }
 }
