@@ -151,6 +151,7 @@ TEST_CASE("chapter 1: help, usage mistakes and errors") {
 namespace {
 
 const std::string chapter2 = DRIFT_CHAPTER02;
+const std::string chapter3 = DRIFT_CHAPTER03;
 
 // A small colour picture (a gradient) so the tests need no data set; returns its path.
 std::string gradient_picture(const test::TempDir& dir, int64_t width, int64_t height) {
@@ -289,5 +290,126 @@ TEST_CASE("chapter 2: help, usage mistakes and errors") {
     CHECK(lines(cuda.err) == 1);
     CHECK(cuda.err.find("02_reverse_training: error: device: 'cuda' was asked for") !=
           std::string::npos);
+  }
+}
+
+TEST_CASE("chapter 3 (a) samples with chapter 2's weights (or says it has none)") {
+  test::TempDir dir("chapter3a");
+  REQUIRE(run(dir, tiny_training(gradient_picture(dir, 16, 16), dir.path("02_reverse_training"), 3))
+              .status == 0);
+  // By default (a) takes 02_reverse_training/toy_model.safetensors beside its --out folder.
+  const std::string out = dir.path("03_sampling");
+  RunResult r = run(dir, chapter3 + " --parts a --size 16 --seed 2 --out '" + out + "'");
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("TRAINED weights from " + dir.path("02_reverse_training") +
+                   "/toy_model.safetensors") != std::string::npos);
+  CHECK(r.out.find("std of x_t: x_24 ") != std::string::npos);
+  check_png(out + "/a_sample.png", Shape{3, 16, 16});
+  check_png(out + "/a_steps.png", Shape{3, 20, 7 * 18 + 2});  // x_24, x_20, ..., x_0
+  CHECK(r.out.find(out + "/a_steps.png (columns x_24, x_20, x_16, x_12, x_8, x_4, x_0)") !=
+        std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(out + "/b_samples.png"));  // only part (a) ran
+
+  // Given explicitly, from anywhere.
+  RunResult given =
+      run(dir, chapter3 + " --parts a --size 16 --out '" + dir.path("elsewhere/x") +
+                   "' --weights '" + dir.path("02_reverse_training") + "/toy_model.safetensors'");
+  CHECK(given.status == 0);
+  CHECK(given.out.find("TRAINED weights") != std::string::npos);
+  // No weights beside the output folder: an untrained model, and it says so.
+  RunResult untrained =
+      run(dir, chapter3 + " --parts a --size 16 --out '" + dir.path("fresh/03_sampling") + "'");
+  CHECK(untrained.status == 0);
+  CHECK(untrained.out.find("model: UNTRAINED (no weights at " + dir.path("fresh") +
+                           "/02_reverse_training/toy_model.safetensors") != std::string::npos);
+  // Weights of another shape: a clear error naming the file and the tensor.
+  RunResult wrong =
+      run(dir, chapter3 + " --parts a --size 16 --hidden 8 --out '" + out + "' --weights '" +
+                   dir.path("02_reverse_training") + "/toy_model.safetensors'");
+  CHECK(wrong.status == 1);
+  CHECK(lines(wrong.err) == 1);
+  CHECK(wrong.err.find("toy_model.safetensors") != std::string::npos);
+}
+
+TEST_CASE("chapter 3 (b) and (c) smoke run: overfit, sample, strips and grids") {
+  test::TempDir dir("chapter3bc");
+  const std::string out = dir.path("out");
+  RunResult r = run(dir, chapter3 +
+                             " --parts bc --seed 1 --b-iterations 30 --b-samples 4 --b-scale 2"
+                             " --c-picture square --c-iterations 3 --c-batch 4 --c-steps 20"
+                             " --c-samples 2 --c-strip-every 5 --c-scale 2 --out '" +
+                             out + "'");
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("ToyModel(image_channels=1, hidden_channels=16, kernel_size=5)") !=
+        std::string::npos);
+  CHECK(r.out.find("TinyUNet(image_channels=1, T=20, time_dim=16, channels=16/32/64)") !=
+        std::string::npos);  // the summary
+  CHECK(r.out.find("total trainable parameters") != std::string::npos);
+  CHECK(r.out.find("distance to the training picture") != std::string::npos);
+  // (b): 8x8 grey pictures upscaled 2x = 16 px tiles.
+  check_png(out + "/b_target.png", Shape{1, 16, 16});
+  check_png(out + "/b_samples.png", Shape{1, 20, 4 * 18 + 2});        // 4 samples in a row
+  check_png(out + "/b_steps.png", Shape{1, 4 * 18 + 2, 7 * 18 + 2});  // 4 samples x 7 levels
+  check_svg(out + "/b_loss_history.svg", 2);
+  // (c): the same picture, T = 20, levels 20, 15, 10, 5, 0.
+  check_png(out + "/c_target.png", Shape{1, 16, 16});
+  check_png(out + "/c_samples.png", Shape{1, 20, 2 * 18 + 2});
+  check_png(out + "/c_steps.png", Shape{1, 2 * 18 + 2, 5 * 18 + 2});
+  CHECK(r.out.find("columns x_20, x_15, x_10, x_5, x_0") != std::string::npos);
+  check_svg(out + "/c_loss_history.svg", 2);
+  CHECK_FALSE(std::filesystem::exists(out + "/a_sample.png"));
+
+  // (c) on a colour picture file, shrunk to 8x8.
+  const std::string colour = dir.path("colour");
+  RunResult c = run(dir, chapter3 + " --parts c --c-picture '" + gradient_picture(dir, 12, 10) +
+                             "' --c-size 8 --c-iterations 2 --c-batch 2 --c-steps 10"
+                             " --c-samples 1 --c-scale 1 --out '" +
+                             colour + "'");
+  INFO("stdout:\n" << c.out << "\nstderr:\n" << c.err);
+  REQUIRE(c.status == 0);
+  check_png(colour + "/c_target.png", Shape{3, 8, 8});
+  check_png(colour + "/c_samples.png", Shape{3, 12, 12});
+}
+
+TEST_CASE("chapter 3: help, usage mistakes and errors") {
+  test::TempDir dir("chapter3-errors");
+  RunResult help = run(dir, chapter3 + " --help");
+  CHECK(help.status == 0);
+  CHECK(help.out.find("usage: 03_sampling") != std::string::npos);
+  CHECK(help.out.find("--b-iterations N") != std::string::npos);
+  CHECK(help.out.find("[default: 10000]") != std::string::npos);
+
+  RunResult parts = run(dir, chapter3 + " --parts abx");
+  CHECK(parts.status == 2);
+  CHECK(parts.err.find("--parts takes letters among a, b, c") != std::string::npos);
+  RunResult picture = run(dir, chapter3 + " --parts c --c-picture '" + dir.path("nope.png") + "'");
+  CHECK(picture.status == 2);
+  CHECK(picture.err.find("--c-picture is mandrill, square or an existing file") !=
+        std::string::npos);
+  RunResult unknown = run(dir, chapter3 + " --b-iteration 5");
+  CHECK(unknown.status == 2);
+
+  // An explicit --weights that does not exist: one clear line, before any work.
+  RunResult weights = run(dir, chapter3 + " --weights '" + dir.path("missing.safetensors") +
+                                   "' --out '" + dir.path("out") + "'");
+  CHECK(weights.status == 1);
+  CHECK(lines(weights.err) == 1);
+  CHECK(weights.err.find("03_sampling: error: --weights: no such file: '" +
+                         dir.path("missing.safetensors") + "'") != std::string::npos);
+  CHECK(weights.out.empty());
+
+  // A picture size the U-Net cannot halve twice.
+  RunResult size = run(dir, chapter3 + " --parts c --c-picture '" + gradient_picture(dir, 8, 8) +
+                                "' --c-size 10 --c-iterations 1 --out '" + dir.path("out") + "'");
+  CHECK(size.status == 1);
+  CHECK(lines(size.err) == 1);
+  CHECK(size.err.find("divisible by 4") != std::string::npos);
+  if (!cuda_available()) {
+    RunResult cuda = run(dir, chapter3 + " --device cuda --out '" + dir.path("out") + "'");
+    CHECK(cuda.status == 1);
+    CHECK(lines(cuda.err) == 1);
+    CHECK(cuda.err.find("03_sampling: error: device: 'cuda' was asked for") != std::string::npos);
   }
 }
