@@ -4,6 +4,7 @@
 #   make test       install missing deps, build, run every test (doctest via CTest)
 #   make deps       install missing Debian packages (or print the apt-get line)
 #   make data       fill data/ with the data sets (copies ../shared/data, or downloads)
+#   make demo       install missing deps, build, run chapters 1 -> 2 -> 3 into out/ (~5 min)
 #   make clean      remove the build directory
 #
 # Variables: BUILD_DIR (default build), CMAKE_FLAGS (e.g. -DWITH_CUDA=OFF), JOBS.
@@ -12,7 +13,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build configure deps data test clean
+.PHONY: all build configure deps data test demo clean
 
 all: build
 
@@ -31,6 +32,12 @@ build: configure
 test: deps
 	@$(MAKE) --no-print-directory build
 	@cd $(BUILD_DIR) && ctest --output-on-failure --verbose --timeout 900
+
+# Chapters 1, 2 and 3 at their defaults (the tutorial's values), outputs in out/<chapter>/;
+# chapter 3 samples with chapter 2's weights. See scripts/demo.sh.
+demo: deps
+	@$(MAKE) --no-print-directory build
+	@scripts/demo.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)
