@@ -278,6 +278,9 @@ TEST_CASE("chapter 2: help, usage mistakes and errors") {
   RunResult unknown = run(dir, chapter2 + " --iteration 5");
   CHECK(unknown.status == 2);
   CHECK(unknown.err.find("unknown flag --iteration") != std::string::npos);
+  RunResult schedule = run(dir, chapter2 + " --schedule cosin");
+  CHECK(schedule.status == 2);
+  CHECK(schedule.err.find("--schedule") != std::string::npos);
 
   RunResult missing = run(
       dir, chapter2 + " --image '" + dir.path("nope.png") + "' --out '" + dir.path("out") + "'");
@@ -390,6 +393,18 @@ TEST_CASE("chapter 3: help, usage mistakes and errors") {
         std::string::npos);
   RunResult unknown = run(dir, chapter3 + " --b-iteration 5");
   CHECK(unknown.status == 2);
+  RunResult variance = run(dir, chapter3 + " --variance sigma");
+  CHECK(variance.status == 2);
+  CHECK(variance.err.find("--variance") != std::string::npos);
+
+  // The exercises' switches: beta_t as the reverse variance, the cosine schedule.
+  RunResult beta = run(dir, chapter3 +
+                                " --parts b --b-iterations 5 --b-samples 1 --variance beta"
+                                " --schedule cosine --out '" +
+                                dir.path("beta") + "'");
+  CHECK(beta.status == 0);
+  CHECK(beta.out.find("sigma_t^2 = beta_t") != std::string::npos);
+  CHECK(beta.out.find("beta cosine") != std::string::npos);
 
   // An explicit --weights that does not exist: one clear line, before any work.
   RunResult weights = run(dir, chapter3 + " --weights '" + dir.path("missing.safetensors") +

@@ -166,6 +166,9 @@ int run(int argc, char** argv) {
       cli.add_float("beta-start", 1e-4, "first beta of the linear schedule", 1e-8, 0.999);
   double& beta_end =
       cli.add_float("beta-end", 0.6, "last beta of the linear schedule", 1e-8, 0.999);
+  std::string& schedule =
+      cli.add_choice("schedule", "linear", {"linear", "cosine", "quadratic", "sigmoid"},
+                     "beta schedule (cosine ignores --beta-start and --beta-end)");
   int64_t& hidden = cli.add_int("hidden", 16, "hidden channels of the toy model", 1, 4096);
   int64_t& log_every =
       cli.add_int("log-every", 100, "print the loss every N iterations", 1, 100000000);
@@ -204,7 +207,7 @@ int run(int argc, char** argv) {
   Tensor x0_batch = batch == 1 ? x0 : x0 * ones({batch, 1, 1, 1}, device);
 
   // ---- the schedule, the model, the optimizer ---------------------------------------------------
-  NoiseScheduler scheduler(steps, beta_start, beta_end, BetaSchedule::Linear, device);
+  NoiseScheduler scheduler(steps, beta_start, beta_end, parse_beta_schedule(schedule), device);
   // Weights are drawn from the global generator, which --seed seeded: the same seed, the same
   // model. Every random number of the training comes from it too, and a checkpoint saves its
   // position, so a resumed run draws exactly the numbers the uninterrupted one would have.
@@ -212,8 +215,8 @@ int run(int argc, char** argv) {
   model.to(device);
   nn::Adam optimizer(model.parameters(), lr);
   std::printf("%s", model.summary().c_str());
-  std::printf("schedule: T = %lld, beta linear %g -> %g; Adam lr %g; batch %lld; %lld iterations\n",
-              static_cast<long long>(steps), beta_start, beta_end, lr,
+  std::printf("schedule: T = %lld, beta %s %g -> %g; Adam lr %g; batch %lld; %lld iterations\n",
+              static_cast<long long>(steps), schedule.c_str(), beta_start, beta_end, lr,
               static_cast<long long>(batch), static_cast<long long>(iterations));
 
   const Settings settings = {{"image", path},
@@ -221,6 +224,7 @@ int run(int argc, char** argv) {
                              {"batch", std::to_string(batch)},
                              {"lr", exact(lr)},
                              {"steps", std::to_string(steps)},
+                             {"schedule", schedule},
                              {"beta-start", exact(beta_start)},
                              {"beta-end", exact(beta_end)},
                              {"hidden", std::to_string(hidden)}};

@@ -195,6 +195,7 @@ struct Common {
   Device device;
   uint64_t seed;
   std::string out;
+  ReverseVariance variance;  // σ²_t of every reverse step: β̃_t (posterior) or β_t
 };
 
 // (a) The toy model of chapter 2 run backwards from pure noise.
@@ -225,7 +226,7 @@ void part_a(const Common& c, const std::string& weights_flag, int64_t size, int6
   StripRecorder recorder{strip_levels(scheduler.steps(), strip_every), 1, {}};
   Progress progress("sampling (a)", scheduler.steps());
   Tensor sample = ddpm_sample(model, scheduler, {1, 3, size, size}, &gen,
-                              with_progress(progress, recorder, scheduler.steps()));
+                              with_progress(progress, recorder, scheduler.steps()), c.variance);
   progress.finish();
   // How the spread of x_t evolves: from 1 (pure noise) towards the picture's own spread.
   std::printf("    std of x_t:");
@@ -279,7 +280,7 @@ void part_b(const Common& c, const PartB& p, const NoiseScheduler& scheduler) {
       strip_levels(scheduler.steps(), p.strip_every), std::min<int64_t>(4, p.samples), {}};
   Progress progress("sampling (b)", scheduler.steps());
   Tensor samples = ddpm_sample(model, scheduler, {p.samples, 1, 8, 8}, &gen,
-                               with_progress(progress, recorder, scheduler.steps()));
+                               with_progress(progress, recorder, scheduler.steps()), c.variance);
   progress.finish();
   report_against_target(samples, x0, 0.1);
   const TileStyle style{p.scale, 0};
@@ -299,14 +300,15 @@ void part_b(const Common& c, const PartB& p, const NoiseScheduler& scheduler) {
 
 struct PartC {
   std::string picture;  // "mandrill", "square" or a file
+  std::string schedule;
   int64_t size, iterations, batch, samples, scale, strip_every, log_every, steps;
   double lr, beta_start, beta_end;
 };
 
 // (c) Overfit the small U-Net to one small picture with batches of noisy copies, then sample.
 void part_c(const Common& c, const PartC& p, const std::string& data_dir) {
-  std::printf("\n(c) a small U-Net, T = %lld (beta linear %g -> %g), overfitted to one picture\n",
-              static_cast<long long>(p.steps), p.beta_start, p.beta_end);
+  std::printf("\n(c) a small U-Net, T = %lld (beta %s %g -> %g), overfitted to one picture\n",
+              static_cast<long long>(p.steps), p.schedule.c_str(), p.beta_start, p.beta_end);
   Generator gen(c.seed + 2);
   Tensor x0;
   if (p.picture == "square") {
@@ -322,7 +324,8 @@ void part_c(const Common& c, const PartC& p, const std::string& data_dir) {
     std::printf("    picture: %s, shrunk to %lldx%lld\n", path.c_str(),
                 static_cast<long long>(p.size), static_cast<long long>(p.size));
   }
-  NoiseScheduler scheduler(p.steps, p.beta_start, p.beta_end, BetaSchedule::Linear, c.device);
+  NoiseScheduler scheduler(p.steps, p.beta_start, p.beta_end, parse_beta_schedule(p.schedule),
+                           c.device);
   TinyUNetConfig config;
   config.image_channels = x0.size(1);
   config.num_timesteps = p.steps;
@@ -341,7 +344,7 @@ void part_c(const Common& c, const PartC& p, const std::string& data_dir) {
   StripRecorder recorder{strip_levels(p.steps, p.strip_every), std::min<int64_t>(4, p.samples), {}};
   Progress progress("sampling (c)", p.steps);
   Tensor samples = ddpm_sample(model, scheduler, {p.samples, x0.size(1), x0.size(2), x0.size(3)},
-                               &gen, with_progress(progress, recorder, p.steps));
+                               &gen, with_progress(progress, recorder, p.steps), c.variance);
   progress.finish();
   report_against_target(samples, x0, 0.1);
   const TileStyle style{p.scale, 0};
@@ -370,11 +373,17 @@ int run(int argc, char** argv) {
   // Shared by (a) and (b): the tutorial's toy schedule.
   int64_t& steps = cli.add_int("steps", 24, "(a), (b) T, the number of steps", 2, 100000);
   double& beta_start =
-      cli.add_float("beta-start", 1e-4, "(a), (b) first beta of the linear schedule", 1e-8, 0.999);
+      cli.add_float("beta-start", 1e-4, "(a), (b) first beta of the schedule", 1e-8, 0.999);
   double& beta_end =
-      cli.add_float("beta-end", 0.6, "(a), (b) last beta of the linear schedule", 1e-8, 0.999);
+      cli.add_float("beta-end", 0.6, "(a), (b) last beta of the schedule", 1e-8, 0.999);
+  std::string& schedule =
+      cli.add_choice("schedule", "linear", {"linear", "cosine", "quadratic", "sigmoid"},
+                     "(a), (b) beta schedule (cosine ignores the betas)");
   int64_t& strip_every =
       cli.add_int("strip-every", 4, "(a), (b) show every N-th step in the strips", 1, 100000);
+  std::string& variance =
+      cli.add_choice("variance", "posterior", {"posterior", "beta"},
+                     "sigma_t^2 of the reverse steps: the posterior variance or beta_t");
   // (a)
   std::string& weights = cli.add_string(
       "weights", "",
@@ -404,9 +413,12 @@ int run(int argc, char** argv) {
   double& c_lr = cli.add_float("c-lr", 1e-3, "(c) Adam learning rate", 1e-9, 10.0);
   int64_t& c_steps = cli.add_int("c-steps", 1000, "(c) T, the number of steps", 2, 100000);
   double& c_beta_start =
-      cli.add_float("c-beta-start", 1e-4, "(c) first beta of the linear schedule", 1e-8, 0.999);
+      cli.add_float("c-beta-start", 1e-4, "(c) first beta of the schedule", 1e-8, 0.999);
   double& c_beta_end =
-      cli.add_float("c-beta-end", 0.02, "(c) last beta of the linear schedule", 1e-8, 0.999);
+      cli.add_float("c-beta-end", 0.02, "(c) last beta of the schedule", 1e-8, 0.999);
+  std::string& c_schedule =
+      cli.add_choice("c-schedule", "linear", {"linear", "cosine", "quadratic", "sigmoid"},
+                     "(c) beta schedule (cosine ignores the betas)");
   int64_t& c_samples = cli.add_int("c-samples", 16, "(c) pictures to sample", 1, 4096);
   int64_t& c_scale = cli.add_int("c-scale", 8, "(c) upscaling of the outputs", 1, 256);
   int64_t& c_strip_every =
@@ -429,15 +441,21 @@ int run(int argc, char** argv) {
   if (!weights.empty() && chosen.count('a') && !std::filesystem::exists(weights))
     DRIFT_FAIL("--weights: no such file: '" << weights << "'");
 
-  const Common common{cli.device(), cli.seed(), make_output_dir(cli.out_dir())};
-  std::printf("Chapter 3: sampling (device %s, seed %llu, parts %s); outputs in %s/\n",
-              common.device.str().c_str(), static_cast<unsigned long long>(common.seed),
-              parts.c_str(), common.out.c_str());
+  const Common common{cli.device(), cli.seed(), make_output_dir(cli.out_dir()),
+                      variance == "beta" ? ReverseVariance::Beta : ReverseVariance::Posterior};
+  std::printf(
+      "Chapter 3: sampling (device %s, seed %llu, parts %s, sigma_t^2 = %s); outputs in %s/\n",
+      common.device.str().c_str(), static_cast<unsigned long long>(common.seed), parts.c_str(),
+      variance == "beta" ? "beta_t" : "the posterior variance", common.out.c_str());
   auto every = [&](int64_t iterations) {
     return log_every > 0 ? log_every : std::max<int64_t>(1, iterations / 10);
   };
 
-  NoiseScheduler toy_scheduler(steps, beta_start, beta_end, BetaSchedule::Linear, common.device);
+  NoiseScheduler toy_scheduler(steps, beta_start, beta_end, parse_beta_schedule(schedule),
+                               common.device);
+  if (chosen.count('a') || chosen.count('b'))
+    std::printf("schedule of (a) and (b): T = %lld, beta %s %g -> %g (chapter 2's)\n",
+                static_cast<long long>(steps), schedule.c_str(), beta_start, beta_end);
   if (chosen.count('a')) part_a(common, weights, size, hidden, toy_scheduler, strip_every);
   if (chosen.count('b')) {
     const PartB b{b_iterations,        b_batch, b_hidden, b_kernel, b_samples, b_scale, strip_every,
@@ -445,9 +463,9 @@ int run(int argc, char** argv) {
     part_b(common, b, toy_scheduler);
   }
   if (chosen.count('c')) {
-    const PartC c{c_picture, c_size,  c_iterations,  c_batch,
-                  c_samples, c_scale, c_strip_every, every(c_iterations),
-                  c_steps,   c_lr,    c_beta_start,  c_beta_end};
+    const PartC c{c_picture, c_schedule,   c_size,        c_iterations,        c_batch,
+                  c_samples, c_scale,      c_strip_every, every(c_iterations), c_steps,
+                  c_lr,      c_beta_start, c_beta_end};
     part_c(common, c, cli.data_dir());
   }
   std::printf("\nDone. Open the PNG and SVG files in %s/ (any browser shows them).\n",
