@@ -177,6 +177,8 @@ int run(int argc, char** argv) {
                   "write the checkpoint every N iterations (and at the end)", 1, 100000000);
   int64_t& smooth =
       cli.add_int("smooth", 50, "window of the loss curve's moving average", 1, 1000000);
+  int64_t& tile =
+      cli.add_int("tile", 256, "size of each picture in denoising.png, px (0 = full)", 0, 4096);
   bool& resume = cli.add_switch("resume", "continue from the checkpoint in --out");
   cli.parse(argc, argv);
   if (beta_start > beta_end) cli.usage_error("--beta-start must not exceed --beta-end");
@@ -323,7 +325,7 @@ int run(int argc, char** argv) {
        t_index += std::max<size_t>(1, by_timestep.size() / 6))
     std::printf(" %zu: %.3f,", t_index, by_timestep[t_index]);
   std::printf(" %zu: %.3f\n", by_timestep.size() - 1, by_timestep.back());
-  save_denoising_figure(out + "/denoising.png", model, scheduler, x0, 256);
+  save_denoising_figure(out + "/denoising.png", model, scheduler, x0, tile);
 
   std::printf("\nDone. Chapter 3 samples with these weights: ./build/chapters/03_sampling\n");
   return 0;

@@ -200,7 +200,7 @@ struct Common {
 
 // (a) The toy model of chapter 2 run backwards from pure noise.
 void part_a(const Common& c, const std::string& weights_flag, int64_t size, int64_t hidden,
-            const NoiseScheduler& scheduler, int64_t strip_every) {
+            const NoiseScheduler& scheduler, int64_t strip_every, int64_t tile) {
   std::printf("\n(a) sampling the chapter-2 toy model: T = %lld, %lldx%lld RGB, from pure noise\n",
               static_cast<long long>(scheduler.steps()), static_cast<long long>(size),
               static_cast<long long>(size));
@@ -241,7 +241,7 @@ void part_a(const Common& c, const std::string& weights_flag, int64_t size, int6
   std::printf("    -> %s (x_0, %lldx%lld)\n", final_path.c_str(), static_cast<long long>(size),
               static_cast<long long>(size));
   const std::string strip_path = c.out + "/a_steps.png";
-  recorder.save(strip_path, TileStyle{1, 256});
+  recorder.save(strip_path, TileStyle{1, tile});
   std::printf("    -> %s (%s)\n", strip_path.c_str(), recorder.describe().c_str());
 }
 
@@ -265,8 +265,9 @@ void part_b(const Common& c, const PartB& p, const NoiseScheduler& scheduler) {
       static_cast<long long>(scheduler.steps()));
   Generator gen(c.seed + 1);
   const Tensor x0 = white_square(c.device);
-  // The tutorial's model adapted to the picture: one (grey) channel, and kernels large enough
-  // (5x5: two of them see 9x9) that every pixel's view reaches the picture's borders.
+  // The tutorial's model adapted to the picture: one (grey) channel, and 5x5 kernels, so that
+  // the pixels which see the hidden layer's zero padding are exactly the 2-pixel black frame
+  // (with 3x3 kernels only the outer ring sees it, and a convolution cannot tell where it is).
   ToyModel model(1, p.hidden, p.kernel, &gen);
   model.to(c.device);
   std::printf("    model: %s, %lld parameters; Adam lr %g, batch %lld, %lld iterations\n",
@@ -391,15 +392,17 @@ int run(int argc, char** argv) {
       "the --out folder; an untrained model when that is missing)");
   int64_t& size = cli.add_int("size", 512, "(a) side of the sampled picture, px", 4, 4096);
   int64_t& hidden = cli.add_int("hidden", 16, "(a) hidden channels of the toy model", 1, 4096);
+  int64_t& tile = cli.add_int("tile", 256,
+                              "(a) size of each picture in the strip, px (0 = full size)", 0, 4096);
   // (b)
   int64_t& b_iterations =
       cli.add_int("b-iterations", 10000, "(b) training iterations", 1, 100000000);
   int64_t& b_batch = cli.add_int("b-batch", 1, "(b) noisy copies per iteration", 1, 65536);
   double& b_lr = cli.add_float("b-lr", 1e-3, "(b) Adam learning rate", 1e-9, 10.0);
   int64_t& b_hidden = cli.add_int("b-hidden", 16, "(b) hidden channels of the toy model", 1, 4096);
-  int64_t& b_kernel =
-      cli.add_int("b-kernel", 5,
-                  "(b) kernel size of the toy model's convolutions (odd; 5 sees all 8x8)", 1, 15);
+  int64_t& b_kernel = cli.add_int(
+      "b-kernel", 5,
+      "(b) kernel size of the toy model's convolutions (odd; 5 fits the 2-pixel frame)", 1, 15);
   int64_t& b_samples = cli.add_int("b-samples", 16, "(b) pictures to sample", 1, 4096);
   int64_t& b_scale = cli.add_int("b-scale", 16, "(b) upscaling of the 8x8 outputs", 1, 256);
   // (c)
@@ -456,7 +459,7 @@ int run(int argc, char** argv) {
   if (chosen.count('a') || chosen.count('b'))
     std::printf("schedule of (a) and (b): T = %lld, beta %s %g -> %g (chapter 2's)\n",
                 static_cast<long long>(steps), schedule.c_str(), beta_start, beta_end);
-  if (chosen.count('a')) part_a(common, weights, size, hidden, toy_scheduler, strip_every);
+  if (chosen.count('a')) part_a(common, weights, size, hidden, toy_scheduler, strip_every, tile);
   if (chosen.count('b')) {
     const PartB b{b_iterations,        b_batch, b_hidden, b_kernel, b_samples, b_scale, strip_every,
                   every(b_iterations), b_lr};
