@@ -257,6 +257,16 @@ TEST_CASE("chapter 2: --resume continues exactly (6 iterations = 3 + resume + 3)
   CHECK(lines(changed.err) == 1);
   CHECK(changed.err.find("it was trained with --lr 0.001, this run has --lr 0.01") !=
         std::string::npos);
+  // A damaged loss history does not stop a resume: the plot misses those losses, and says so.
+  test::TempDir damaged_dir("chapter2-damaged");
+  const std::string damaged = damaged_dir.path("run");
+  REQUIRE(run(dir, tiny_training(picture, damaged, 3)).status == 0);
+  damaged_dir.write("run/losses.csv", "iteration,loss\n0,garbage\n");
+  RunResult patched = run(dir, tiny_training(picture, damaged, 6) + " --resume");
+  CHECK(patched.status == 0);
+  CHECK(patched.out.find("holds only 0 of the 3 earlier losses") != std::string::npos);
+  CHECK(lines(read_file(damaged + "/losses.csv")) == 7);  // 3 gaps (nan) and 3 new losses
+
   RunResult nothing = run(dir, tiny_training(picture, dir.path("empty"), 6) + " --resume");
   CHECK(nothing.status == 1);
   CHECK(lines(nothing.err) == 1);
@@ -313,6 +323,12 @@ TEST_CASE("chapter 3 (a) samples with chapter 2's weights (or says it has none)"
   CHECK(r.out.find(out + "/a_steps.png (columns x_24, x_20, x_16, x_12, x_8, x_4, x_0)") !=
         std::string::npos);
   CHECK_FALSE(std::filesystem::exists(out + "/b_samples.png"));  // only part (a) ran
+
+  // The same with a trailing slash on --out.
+  RunResult slash = run(dir, chapter3 + " --parts a --size 16 --seed 2 --out '" + out + "/'");
+  CHECK(slash.status == 0);
+  CHECK(slash.out.find("TRAINED weights from " + dir.path("02_reverse_training")) !=
+        std::string::npos);
 
   // Given explicitly, from anywhere.
   RunResult given =

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -84,8 +85,8 @@ void save_losses(const std::string& path, const std::vector<double>& losses) {
   write_file_atomically(path, csv.str());
 }
 
-// The first `count` losses of a history written by save_losses; fewer if the file is shorter
-// or missing (the caller says so).
+// The first `count` losses of a history written by save_losses; fewer if the file is shorter,
+// missing or damaged (the caller says so: the history only feeds the plot).
 std::vector<double> load_losses(const std::string& path, int64_t count) {
   std::vector<double> losses;
   std::ifstream in(path);
@@ -94,7 +95,11 @@ std::vector<double> load_losses(const std::string& path, int64_t count) {
   while (static_cast<int64_t>(losses.size()) < count && std::getline(in, line)) {
     const size_t comma = line.find(',');
     if (comma == std::string::npos) break;
-    losses.push_back(std::stod(line.substr(comma + 1)));
+    const char* text = line.c_str() + comma + 1;
+    char* end = nullptr;
+    const double loss = std::strtod(text, &end);
+    if (end == text) break;  // not a number: keep what came before
+    losses.push_back(loss);
   }
   return losses;
 }
@@ -279,13 +284,12 @@ int run(int argc, char** argv) {
     optimizer.step();
 
     if (it % log_every == 0 || it + 1 == iterations) {
+      // The mean of the last log_every losses (a resumed run may have gaps: NaN, skipped).
       const int64_t window = std::min<int64_t>(log_every, it + 1);
-      double recent = 0;
-      for (int64_t k = it + 1 - window; k <= it; ++k) recent += losses[static_cast<size_t>(k)];
+      const double recent = moving_average(losses, window).back();
       char line[160];
       std::snprintf(line, sizeof line, "iteration %5lld  loss %.4f  (mean of the last %lld: %.4f)",
-                    static_cast<long long>(it), loss_value, static_cast<long long>(window),
-                    recent / static_cast<double>(window));
+                    static_cast<long long>(it), loss_value, static_cast<long long>(window), recent);
       progress.note(line);
     }
     progress.step(loss_value);

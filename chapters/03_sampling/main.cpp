@@ -208,9 +208,10 @@ void part_a(const Common& c, const std::string& weights_flag, int64_t size, int6
   ToyModel model(3, hidden, 3, &gen);
   model.to(c.device);
   // An explicit --weights must exist; the default (chapter 2's output next to ours) may not.
+  std::filesystem::path out_dir(c.out);
+  if (!out_dir.has_filename()) out_dir = out_dir.parent_path();  // "out/03_sampling/"
   const std::string default_weights =
-      (std::filesystem::path(c.out).parent_path() / "02_reverse_training" / "toy_model.safetensors")
-          .string();
+      (out_dir.parent_path() / "02_reverse_training" / "toy_model.safetensors").string();
   const std::string weights = weights_flag.empty() ? default_weights : weights_flag;
   if (!weights_flag.empty() || std::filesystem::exists(weights)) {
     DRIFT_CHECK(std::filesystem::exists(weights), "--weights: no such file: '" << weights << "'");
