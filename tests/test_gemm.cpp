@@ -234,13 +234,17 @@ TEST_CASE("gemm: batches, with A or B shared through a stride of 0") {
 
 TEST_CASE("gemm: the same results on 1, 2 and 3 threads") {
   ThreadCountGuard guard;
-  const int64_t shapes[][3] = {{517, 389, 300}, {16, 5000, 40}, {5000, 16, 40}, {60, 60, 3000}};
+  // C cut by rows, by columns, and (small C, long depth: a weight gradient) by depth.
+  const int64_t shapes[][3] = {{517, 389, 300}, {16, 5000, 40}, {5000, 16, 40}, {60, 60, 3000},
+                               {32, 144, 8 * gemm_kernels::kKC + 5}};
   for (int threads : {1, 2, 3}) {
     set_num_threads(threads);
     for (const auto& s : shapes) {
       GemmCase g;
       g.M = s[0], g.N = s[1], g.K = s[2];
       g.trans_b = threads == 3;
+      check_gemm(g);
+      g.trans_a = true, g.beta = 0.5f, g.alpha = 2.0f, g.pad_c = 3;
       check_gemm(g);
     }
     GemmCase batched;

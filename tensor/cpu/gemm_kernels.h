@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <utility>
 
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#if defined(__AVX__)
 #include <immintrin.h>
 #endif
 
@@ -54,26 +54,34 @@ inline constexpr int kVectors = 2;
 #endif
 inline constexpr int kNR = kVectors * kLanes;  // columns of the micro-tile
 
-// ---- cache blocks (gemm.cpp, section 3, explains them) -------------------------------------
-// kKC: depth of a block. kMC: rows of an A block (kMC x kKC floats, in L2). kNC: columns of a
-// B block (kKC x kNC floats, in L3). kMC is a multiple of kMR and kNC of kNR.
-inline constexpr int64_t kKC = 256;
-inline constexpr int64_t kMC = (192 / kMR) * kMR;
-inline constexpr int64_t kNC = (4096 / kNR) * kNR;
+// ---- cache blocks (gemm.cpp, section 3, explains the choice) -------------------------------
+inline constexpr int64_t kKC = 512;                   // depth of a block
+inline constexpr int64_t kMC = (192 / kMR) * kMR;     // rows of an A block (multiple of kMR)
+inline constexpr int64_t kNC = (4096 / kNR) * kNR;    // columns of a B block (multiple of kNR)
 // Products with M N K below this take plain loops instead (packing would cost more).
 inline constexpr int64_t kSmallProduct = 32 * 1024;
 
+// Where a finished tile goes: C = alpha * tile + beta * C for `cols` columns of kRows rows
+// at c (row stride ldc), (kUsedVectors - 1) * kLanes < cols <= kUsedVectors * kLanes.
+// (Passed by reference so that alpha and beta wait in memory, not in two of the registers
+// the loop needs: with AVX2's 16 registers that would spill an accumulator.)
+struct TileOutput {
+  float* c;
+  int64_t ldc;
+  int cols;
+  float alpha, beta;
+};
+
 // Every micro-kernel instance has this signature. `a_panel` / `b_panel` are packed by
-// gemm.cpp (steps of kMR / kNR floats, 64-byte aligned); `cols` is the number of columns of
-// C to write, (kUsedVectors - 1) * kLanes < cols <= kUsedVectors * kLanes.
+// gemm.cpp (steps of kMR / kNR floats, 64-byte aligned).
 using MicroKernel = void (*)(int64_t depth, const float* a_panel, const float* b_panel,
-                             float alpha, float beta, float* c, int64_t ldc, int cols);
+                             const TileOutput& out);
 
 #if defined(__AVX512F__)
 
 template <int kRows, int kUsedVectors>
-void micro_kernel(int64_t depth, const float* a_panel, const float* b_panel, float alpha,
-                  float beta, float* c, int64_t ldc, int cols) {
+void micro_kernel(int64_t depth, const float* a_panel, const float* b_panel,
+                  const TileOutput& out) {
   __m512 acc[kRows][kUsedVectors];
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r)
@@ -96,18 +104,18 @@ void micro_kernel(int64_t depth, const float* a_panel, const float* b_panel, flo
   }
 
   // Write back: C = alpha * acc + beta * C, the last vector of each row through a mask.
-  const int last_cols = cols - (kUsedVectors - 1) * kLanes;  // 1..16
+  const int last_cols = out.cols - (kUsedVectors - 1) * kLanes;  // 1..16
   const __mmask16 last_mask = static_cast<__mmask16>((1u << last_cols) - 1u);
-  const __m512 alpha_v = _mm512_set1_ps(alpha), beta_v = _mm512_set1_ps(beta);
+  const __m512 alpha = _mm512_set1_ps(out.alpha), beta = _mm512_set1_ps(out.beta);
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r) {
-    float* c_row = c + r * ldc;
+    float* c_row = out.c + r * out.ldc;
 #pragma GCC unroll 4
     for (int v = 0; v < kUsedVectors; ++v) {
       const __mmask16 mask = v == kUsedVectors - 1 ? last_mask : static_cast<__mmask16>(0xFFFF);
-      __m512 result = _mm512_mul_ps(alpha_v, acc[r][v]);
-      if (beta != 0.0f)
-        result = _mm512_fmadd_ps(beta_v, _mm512_maskz_loadu_ps(mask, c_row + v * kLanes), result);
+      __m512 result = _mm512_mul_ps(alpha, acc[r][v]);
+      if (out.beta != 0.0f)
+        result = _mm512_fmadd_ps(beta, _mm512_maskz_loadu_ps(mask, c_row + v * kLanes), result);
       _mm512_mask_storeu_ps(c_row + v * kLanes, mask, result);
     }
   }
@@ -116,8 +124,8 @@ void micro_kernel(int64_t depth, const float* a_panel, const float* b_panel, flo
 #elif defined(__AVX2__) && defined(__FMA__)
 
 template <int kRows, int kUsedVectors>
-void micro_kernel(int64_t depth, const float* a_panel, const float* b_panel, float alpha,
-                  float beta, float* c, int64_t ldc, int cols) {
+void micro_kernel(int64_t depth, const float* a_panel, const float* b_panel,
+                  const TileOutput& out) {
   __m256 acc[kRows][kUsedVectors];
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r)
@@ -140,20 +148,20 @@ void micro_kernel(int64_t depth, const float* a_panel, const float* b_panel, flo
   }
 
   // AVX2 masks are vectors whose lanes have the sign bit set: lane < last_cols.
-  const int last_cols = cols - (kUsedVectors - 1) * kLanes;  // 1..8
+  const int last_cols = out.cols - (kUsedVectors - 1) * kLanes;  // 1..8
   const __m256i last_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(last_cols),
                                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   const __m256i full_mask = _mm256_set1_epi32(-1);
-  const __m256 alpha_v = _mm256_set1_ps(alpha), beta_v = _mm256_set1_ps(beta);
+  const __m256 alpha = _mm256_set1_ps(out.alpha), beta = _mm256_set1_ps(out.beta);
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r) {
-    float* c_row = c + r * ldc;
+    float* c_row = out.c + r * out.ldc;
 #pragma GCC unroll 4
     for (int v = 0; v < kUsedVectors; ++v) {
       const __m256i mask = v == kUsedVectors - 1 ? last_mask : full_mask;
-      __m256 result = _mm256_mul_ps(alpha_v, acc[r][v]);
-      if (beta != 0.0f)
-        result = _mm256_fmadd_ps(beta_v, _mm256_maskload_ps(c_row + v * kLanes, mask), result);
+      __m256 result = _mm256_mul_ps(alpha, acc[r][v]);
+      if (out.beta != 0.0f)
+        result = _mm256_fmadd_ps(beta, _mm256_maskload_ps(c_row + v * kLanes, mask), result);
       _mm256_maskstore_ps(c_row + v * kLanes, mask, result);
     }
   }
@@ -162,8 +170,8 @@ void micro_kernel(int64_t depth, const float* a_panel, const float* b_panel, flo
 #else
 
 template <int kRows, int kUsedVectors>
-void micro_kernel(int64_t depth, const float* a_panel, const float* b_panel, float alpha,
-                  float beta, float* c, int64_t ldc, int cols) {
+void micro_kernel(int64_t depth, const float* a_panel, const float* b_panel,
+                  const TileOutput& out) {
   constexpr int kCols = kUsedVectors * kLanes;
   float acc[kRows][kCols] = {};
   for (int64_t k = 0; k < depth; ++k) {
@@ -172,11 +180,45 @@ void micro_kernel(int64_t depth, const float* a_panel, const float* b_panel, flo
     a_panel += kMR;
     b_panel += kNR;
   }
-  for (int r = 0; r < kRows; ++r)
-    for (int j = 0; j < cols; ++j)
-      c[r * ldc + j] = alpha * acc[r][j] + (beta == 0.0f ? 0.0f : beta * c[r * ldc + j]);
+  for (int r = 0; r < kRows; ++r) {
+    float* c_row = out.c + r * out.ldc;
+    for (int j = 0; j < out.cols; ++j)
+      c_row[j] = out.alpha * acc[r][j] + (out.beta == 0.0f ? 0.0f : out.beta * c_row[j]);
+  }
 }
 
+#endif
+
+// ---- a packing helper: the 8 x 8 transpose -------------------------------------------------
+// dst[c * dst_stride + r] = src[r * src_stride + c] for r, c < 8. Packing uses it where it
+// reads an operand along one dimension and writes the panel along the other.
+#if defined(__AVX__)
+inline void transpose_8x8(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
+  // Rows a..h. Interleave pairs of rows, then pairs of pairs, then swap 128-bit halves.
+  __m256 row[8];
+  for (int r = 0; r < 8; ++r) row[r] = _mm256_loadu_ps(src + r * src_stride);
+  __m256 pairs[8], quads[8];
+  for (int r = 0; r < 8; r += 2) {
+    pairs[r] = _mm256_unpacklo_ps(row[r], row[r + 1]);      // a0 b0 a1 b1 | a4 b4 a5 b5
+    pairs[r + 1] = _mm256_unpackhi_ps(row[r], row[r + 1]);  // a2 b2 a3 b3 | a6 b6 a7 b7
+  }
+  for (int r = 0; r < 8; r += 4) {
+    quads[r] = _mm256_shuffle_ps(pairs[r], pairs[r + 2], _MM_SHUFFLE(1, 0, 1, 0));  // a0b0c0d0|..4
+    quads[r + 1] = _mm256_shuffle_ps(pairs[r], pairs[r + 2], _MM_SHUFFLE(3, 2, 3, 2));  // ..1|..5
+    quads[r + 2] = _mm256_shuffle_ps(pairs[r + 1], pairs[r + 3], _MM_SHUFFLE(1, 0, 1, 0));  // 2|6
+    quads[r + 3] = _mm256_shuffle_ps(pairs[r + 1], pairs[r + 3], _MM_SHUFFLE(3, 2, 3, 2));  // 3|7
+  }
+  for (int c = 0; c < 4; ++c) {
+    _mm256_storeu_ps(dst + c * dst_stride, _mm256_permute2f128_ps(quads[c], quads[c + 4], 0x20));
+    _mm256_storeu_ps(dst + (c + 4) * dst_stride,
+                     _mm256_permute2f128_ps(quads[c], quads[c + 4], 0x31));
+  }
+}
+#else
+inline void transpose_8x8(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
+  for (int r = 0; r < 8; ++r)
+    for (int c = 0; c < 8; ++c) dst[c * dst_stride + r] = src[r * src_stride + c];
+}
 #endif
 
 // The table of instances: kernel_for(rows, cols) picks the one for an edge tile of
