@@ -252,3 +252,30 @@ TEST_CASE("gemm: the same results on 1, 2 and 3 threads") {
     check_gemm(batched);
   }
 }
+
+TEST_CASE("gemm: batch items sharing one C (stride 0) accumulate into it in turn") {
+  // With beta = 1 the batch sums its products: C = C0 + sum_b A_b B_b (how a gradient of a
+  // shared operand could be accumulated). Sizes large enough for the packed path.
+  const int64_t M = 40, N = 50, K = 60, batch = 3;
+  const std::vector<float> A = filled(static_cast<size_t>(batch * M * K), 7);
+  const std::vector<float> B = filled(static_cast<size_t>(batch * K * N), 8);
+  const std::vector<float> C0 = filled(static_cast<size_t>(M * N), 9);
+  std::vector<float> C = C0;
+  cpu_backend().gemm(false, false, M, N, K, 1.0f, A.data(), K, B.data(), N, 1.0f, C.data(), N,
+                     batch, M * K, K * N, 0);
+  int64_t wrong = 0;
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      double expected = C0[static_cast<size_t>(i * N + j)], magnitude = std::fabs(expected);
+      for (int64_t b = 0; b < batch; ++b)
+        for (int64_t k = 0; k < K; ++k) {
+          const double term = static_cast<double>(A[static_cast<size_t>(b * M * K + i * K + k)]) *
+                              B[static_cast<size_t>(b * K * N + k * N + j)];
+          expected += term;
+          magnitude += std::fabs(term);
+        }
+      const double got = C[static_cast<size_t>(i * N + j)];
+      if (!(std::fabs(got - expected) <= FLT_EPSILON * batch * K * magnitude)) ++wrong;
+    }
+  CHECK(wrong == 0);
+}

@@ -60,6 +60,7 @@
 #include "tensor/cpu/gemm_kernels.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -70,6 +71,7 @@
 #endif
 
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/error.h"
 
 namespace drift {
 namespace {
@@ -347,13 +349,35 @@ int64_t share_start(int64_t units, int part, int parts, int64_t unit, int64_t li
   return std::min(limit, units * part / parts * unit);
 }
 
+// Work inside an OpenMP region must not throw: an exception cannot leave the region. The only
+// thing here that can fail is allocating a thread's buffers on its first product, so that is
+// caught where it happens, remembered, and reported once the threads have joined.
+class AllocationGuard {
+ public:
+  template <typename Work>
+  void run(Work&& work) noexcept {
+    try {
+      work();
+    } catch (const std::bad_alloc&) {
+      failed_ = true;
+    }
+  }
+  void throw_if_failed() const {
+    DRIFT_CHECK(!failed_, "gemm: out of memory allocating the packing buffers ("
+                              << (kMC * kKC + kKC * kNC) * sizeof(float) << " bytes per thread)");
+  }
+
+ private:
+  std::atomic<bool> failed_{false};
+};
+
 // One product on up to `threads` threads.
-void multiply(const Product& p, int threads) {
+void multiply(const Product& p, int threads, AllocationGuard& guard) {
   if (p.M == 0 || p.N == 0) return;
   if (p.K == 0 || p.alpha == 0.0f) return scale_c(p);
   if (p.M * p.N * p.K < kSmallProduct) return multiply_small(p);
   threads = threads_for(p, threads);
-  if (threads == 1) return multiply_block(p, 0, p.M, 0, p.N, 0, p.K);
+  if (threads == 1) return guard.run([&] { multiply_block(p, 0, p.M, 0, p.N, 0, p.K); });
   std::vector<float*> partials(static_cast<size_t>(threads), nullptr);  // depth split only
 #pragma omp parallel num_threads(threads)
   {
@@ -370,32 +394,35 @@ void multiply(const Product& p, int threads) {
       const int64_t m1 = share_start(row_tiles, row_part + 1, plan.row_parts, kMR, p.M);
       const int64_t n0 = share_start(col_tiles, col_part, plan.col_parts, kNR, p.N);
       const int64_t n1 = share_start(col_tiles, col_part + 1, plan.col_parts, kNR, p.N);
-      if (m0 < m1 && n0 < n1) multiply_block(p, m0, m1, n0, n1, 0, p.K);
+      if (m0 < m1 && n0 < n1) guard.run([&] { multiply_block(p, m0, m1, n0, n1, 0, p.K); });
     } else {
       // Thread 0 writes alpha * (its range) + beta * C straight into C; every other thread
       // writes alpha * (its range) into its own partial C (M x N, no beta).
       const int64_t k0 = share_start(p.K, me, team, 1, p.K);
       const int64_t k1 = share_start(p.K, me + 1, team, 1, p.K);
-      if (me == 0) {
-        multiply_block(p, 0, p.M, 0, p.N, k0, k1);
-      } else {
+      guard.run([&] {
+        if (me == 0) return multiply_block(p, 0, p.M, 0, p.N, k0, k1);
         Product partial = p;
         partial.c = this_thread_buffers().partial_c(static_cast<size_t>(p.M * p.N));
         partial.ldc = p.N;
         partial.beta = 0.0f;
         partials[static_cast<size_t>(me)] = partial.c;
         multiply_block(partial, 0, p.M, 0, p.N, k0, k1);
-      }
+      });
 #pragma omp barrier
-      // C += the partials, each thread adding them up for its share of the rows.
+      // C += the partials, each thread adding them up for its share of the rows. (A partial
+      // is missing only when its allocation failed; the guard then reports the error.)
       const int64_t i0 = share_start(p.M, me, team, 1, p.M);
       const int64_t i1 = share_start(p.M, me + 1, team, 1, p.M);
-      for (int t = 1; t < team; ++t)
+      for (int t = 1; t < team; ++t) {
+        const float* partial = partials[static_cast<size_t>(t)];
+        if (partial == nullptr) continue;
         for (int64_t i = i0; i < i1; ++i) {
-          const float* partial_row = partials[static_cast<size_t>(t)] + i * p.N;
+          const float* partial_row = partial + i * p.N;
           float* c_row = p.c + i * p.ldc;
           for (int64_t j = 0; j < p.N; ++j) c_row[j] += partial_row[j];
         }
+      }
     }
   }
 }
@@ -407,21 +434,24 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t 
                       float* C, int64_t ldc, int64_t batch, int64_t stride_a, int64_t stride_b,
                       int64_t stride_c) {
   auto item = [&](int64_t b) {
-    return Product{M,     N,    K,   alpha, beta, {A + b * stride_a, lda, trans_a},
-                   {B + b * stride_b, ldb, trans_b}, C + b * stride_c, ldc};
+    const OperandView a{A + b * stride_a, lda, trans_a}, bm{B + b * stride_b, ldb, trans_b};
+    return Product{M, N, K, alpha, beta, a, bm, C + b * stride_c, ldc};
   };
   const int threads = num_threads();
+  AllocationGuard guard;
   // Whole products per thread when the batch splits evenly (or is long enough that the
-  // uneven end hardly matters), or when each product is too small to split anyway.
+  // uneven end hardly matters), or when each product is too small to split anyway. Items
+  // that share one C (stride_c == 0) accumulate into it one after the other.
   const bool items_per_thread =
-      batch >= threads &&
+      batch > 1 && stride_c != 0 && batch >= threads &&
       (batch % threads == 0 || batch >= 4 * threads || threads_for(item(0), threads) == 1);
-  if (batch > 1 && items_per_thread) {
+  if (items_per_thread) {
 #pragma omp parallel for schedule(static) num_threads(threads)
-    for (int64_t b = 0; b < batch; ++b) multiply(item(b), 1);
+    for (int64_t b = 0; b < batch; ++b) multiply(item(b), 1, guard);
   } else {
-    for (int64_t b = 0; b < batch; ++b) multiply(item(b), threads);
+    for (int64_t b = 0; b < batch; ++b) multiply(item(b), threads, guard);
   }
+  guard.throw_if_failed();
 }
 
 }  // namespace drift
