@@ -5,7 +5,7 @@
 //   elementwise.cpp  unary ops with their derivatives, broadcasting binary ops
 //   reduce.cpp       sum / max along a dimension, softmax
 //   layout.cpp       permute, slabs (slice / cat), index_select, gather
-//   gemm.cpp         matrix multiply
+//   gemm.cpp         matrix multiply (packed, cache-blocked; micro-kernels in gemm_kernels.h)
 //
 // Loops are parallelised with OpenMP where the work is large enough to pay for the threads.
 #pragma once
