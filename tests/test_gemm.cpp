@@ -151,7 +151,11 @@ TEST_CASE("gemm: awkward shapes, all four transpose combinations") {
 
 TEST_CASE("gemm: several cache blocks in every dimension, uneven edges") {
   using namespace gemm_kernels;
-  // Each dimension is more than one block and not a multiple of any block or tile size.
+  // Each dimension is more than one block and not a multiple of any block or tile size. On
+  // one thread (threads would cut M or N into single blocks), every loop of the blocked
+  // product runs more than once. (Cuts among threads: the test at the end.)
+  ThreadCountGuard guard;
+  set_num_threads(1);
   GemmCase g;
   g.M = kMC + kMR + 3;
   g.N = kNC + kNR + 5;

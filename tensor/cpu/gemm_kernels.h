@@ -10,7 +10,8 @@
 // held entirely in vector registers: kNR = kVectors * kLanes columns are kVectors vector
 // registers per row, and each A value is broadcast to a whole register. An edge tile (fewer
 // than kMR rows or kNR columns of C left) is computed by an instance with fewer rows and fewer
-// vectors and writes its last vector through a mask, so no arithmetic is wasted on padding.
+// vectors and writes its last vector through a mask, so an edge tile wastes at most the
+// unused lanes of one vector per row.
 //
 // One implementation is compiled, chosen by the instruction set the compiler targets (the
 // build uses -march=native): AVX-512, AVX2 + FMA, or portable C++.
@@ -32,7 +33,8 @@ namespace drift::gemm_kernels {
 // (12 cycles on two FMA pipes) for 3 vector loads + 8 broadcasts: the loads keep up easily.
 // 24 independent accumulators also cover the FMA latency (4 cycles x 2 pipes = 8 in flight).
 // kMR = 8 divides the channel counts of our U-Nets (16, 32, 64), which are the M of the
-// convolution products, so those run without edge tiles along M.
+// convolution products, so those run without edge tiles along M (a 14 x 32 tile would fill
+// the registers a little better but run M = 16 as 14 + 2 rows).
 inline constexpr const char* kInstructionSet = "AVX-512";
 inline constexpr int kLanes = 16;   // floats per register
 inline constexpr int kMR = 8;       // rows of the micro-tile
