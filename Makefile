@@ -3,6 +3,7 @@
 #   make            Release build (CUDA backend too when nvcc is found)
 #   make test       install missing deps, build, run every test (doctest via CTest)
 #   make deps       install missing Debian packages (or print the apt-get line)
+#   make data       fill data/ with the data sets (copies ../shared/data, or downloads)
 #   make bench      drift_bench next to PyTorch on this machine (bench/run.sh; BENCHMARKS.md)
 #   make clean      remove the build directory
 #
@@ -13,12 +14,15 @@ BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build configure deps test bench clean
+.PHONY: all build configure deps data test bench clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
+
+data:
+	@scripts/fetch-data.sh
 
 configure:
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)

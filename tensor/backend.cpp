@@ -27,6 +27,7 @@ const char* unary_op_name(UnaryOp op) {
     case UnaryOp::AddScalar: return "add_scalar";
     case UnaryOp::MulScalar: return "mul_scalar";
     case UnaryOp::Huber: return "huber";
+    case UnaryOp::Step: return "step";
   }
   return "?";
 }
@@ -135,13 +136,13 @@ void Backend::upsample_nearest_backward(const float*, float*, int64_t, int64_t, 
                                         int64_t) {
   missing("upsample_nearest_backward");
 }
-void Backend::adam_step(float*, const float*, float*, float*, int64_t, float, float, float,
-                        float, float, bool, int64_t) {
+void Backend::adam_step(float*, const float*, float*, float*, int64_t, const AdamScalars&) {
   missing("adam_step");
 }
-void Backend::sgd_step(float*, const float*, float*, int64_t, float, float, float, bool) {
+void Backend::sgd_step(float*, const float*, float*, int64_t, const SgdScalars&) {
   missing("sgd_step");
 }
+double Backend::sum_of_squares(const float*, int64_t) { missing("sum_of_squares"); }
 
 Backend& backend(Device device) {
   if (device.is_cpu()) return cpu_backend();

@@ -43,6 +43,7 @@ enum class UnaryOp {
   AddScalar,  // x + p0
   MulScalar,  // x * p0
   Huber,      // 0.5 x^2 if |x| < p0 else p0 (|x| - 0.5 p0)   (Huber loss of a difference)
+  Step,       // p1 if x >= p0 else 0   (a scaled step; turns uniform draws into a dropout mask)
 };
 const char* unary_op_name(UnaryOp op);
 
@@ -65,6 +66,22 @@ struct Conv2dGeometry {
 struct Pool2dGeometry {
   int64_t batch = 1, channels = 1, in_h = 1, in_w = 1, out_h = 1, out_w = 1;
   int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+};
+
+// The scalars of one Adam/AdamW step and of one SGD step: made on the host by
+// adam_scalars() / sgd_scalars() in tensor/optim_math.h, which documents every field.
+struct AdamScalars {
+  float beta1 = 0.9f, one_minus_beta1 = 0.1f, beta2 = 0.999f, one_minus_beta2 = 0.001f;
+  float step_size = 0.0f;              // lr / (1 - beta1^step)
+  float bias_correction2_sqrt = 1.0f;  // sqrt(1 - beta2^step)
+  float eps = 1e-8f;
+  float l2_weight_decay = 0.0f;         // Adam's coupled decay: g += l2_weight_decay * p
+  float decoupled_decay_factor = 1.0f;  // AdamW's decay: p *= 1 - lr * weight_decay
+};
+struct SgdScalars {
+  float lr = 0.0f, momentum = 0.0f, one_minus_dampening = 1.0f, weight_decay = 0.0f;
+  bool nesterov = false;
+  bool first_step = true;  // the momentum buffer is empty: buf = d instead of the running sum
 };
 
 class Backend {
@@ -179,14 +196,18 @@ class Backend {
                                          int64_t W, int64_t scale);
 
   // ---- optimizers --------------------------------------------------------------------
-  // One Adam/AdamW step on n parameters (PyTorch's formulas; see nn/optim.cpp).
+  // One fused pass over n parameters. The per-element formulas live in tensor/optim_math.h
+  // (shared by both devices); the scalars of the step are computed once on the host from the
+  // hyper-parameters and the step count (AdamScalars / SgdScalars, also in optim_math.h).
+  // Adam/AdamW: updates param, exp_avg (m) and exp_avg_sq (v) in place.
   virtual void adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
-                         int64_t n, float lr, float beta1, float beta2, float eps,
-                         float weight_decay, bool decoupled_weight_decay, int64_t step);
-  // SGD with momentum: buf = momentum*buf + (grad + wd*param) (buf = g on the first step);
-  // param -= lr * buf.
+                         int64_t n, const AdamScalars& scalars);
+  // SGD with momentum: updates param and momentum_buffer (null when momentum is 0) in place.
   virtual void sgd_step(float* param, const float* grad, float* momentum_buffer, int64_t n,
-                        float lr, float momentum, float weight_decay, bool first_step);
+                        const SgdScalars& scalars);
+  // sum_i x_i^2, accumulated in double, returned to the host (gradient-norm clipping).
+  // Deterministic: the same input gives the same bits on every call.
+  virtual double sum_of_squares(const float* x, int64_t n);
 
  protected:
   [[noreturn]] void missing(const char* kernel) const;

@@ -61,6 +61,9 @@ DRIFT_UNARY(MulScalar,  x * p0,                                 p0)
 // Huber with threshold delta = p0: quadratic near 0, linear beyond, continuous slope.
 DRIFT_UNARY(Huber,      fabsf(x) < p0 ? 0.5f * x * x : p0 * (fabsf(x) - 0.5f * p0),
                         fabsf(x) < p0 ? x : (x > 0.0f ? p0 : -p0))
+// A step of height p1 at p0; flat on both sides, so its derivative is 0 (it is only ever
+// applied to random draws, never to values that need a gradient).
+DRIFT_UNARY(Step,       x >= p0 ? p1 : 0.0f,                    0.0f)
 
 #undef DRIFT_UNARY
 
@@ -86,6 +89,7 @@ void visit_unary(UnaryOp op, F&& f) {
     case UnaryOp::AddScalar: return f(AddScalar{});
     case UnaryOp::MulScalar: return f(MulScalar{});
     case UnaryOp::Huber: return f(Huber{});
+    case UnaryOp::Step: return f(Step{});
   }
 }
 

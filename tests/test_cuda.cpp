@@ -44,7 +44,7 @@ TEST_CASE("cuda: every unary op and its derivative match the CPU") {
                          UnaryOp::Abs,  UnaryOp::Sin,  UnaryOp::Cos,     UnaryOp::Relu,
                          UnaryOp::Silu, UnaryOp::Gelu, UnaryOp::Sigmoid, UnaryOp::Tanh,
                          UnaryOp::Pow,  UnaryOp::Clamp, UnaryOp::AddScalar, UnaryOp::MulScalar,
-                         UnaryOp::Huber};
+                         UnaryOp::Huber, UnaryOp::Step};
   Tensor x = rand({4097}) * 3.0f + 0.1f;  // positive, so log/sqrt/pow are defined
   Tensor gy = randn({4097});
   Tensor xg = x.to(Device::cuda()), gyg = gy.to(Device::cuda());

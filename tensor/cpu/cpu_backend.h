@@ -6,6 +6,10 @@
 //   reduce.cpp       sum / max along a dimension, softmax
 //   layout.cpp       permute, slabs (slice / cat), index_select, gather
 //   gemm.cpp         matrix multiply (packed, cache-blocked; micro-kernels in gemm_kernels.h)
+//   conv.cpp         2-D convolution (im2col + GEMM) and its two backward passes
+//   norm.cpp         group normalisation (LayerNorm too), fused forward and backward
+//   pool.cpp         max / average pooling, nearest-neighbour upsampling
+//   optim.cpp        Adam/AdamW and SGD steps, sum of squares (gradient clipping)
 //
 // Loops are parallelised with OpenMP where the work is large enough to pay for the threads.
 #pragma once
@@ -61,6 +65,38 @@ class CpuBackend final : public Backend {
             const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
             int64_t ldc, int64_t batch, int64_t stride_a, int64_t stride_b,
             int64_t stride_c) override;
+
+  void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
+                      const Conv2dGeometry& g) override;
+  void conv2d_backward_input(const float* gy, const float* w, float* gx,
+                             const Conv2dGeometry& g) override;
+  void conv2d_backward_weight(const float* x, const float* gy, float* gw, float* gbias,
+                              const Conv2dGeometry& g) override;
+
+  void group_norm_forward(const float* x, const float* gamma, const float* beta, float* y,
+                          float* mean, float* rstd, int64_t N, int64_t C, int64_t HW,
+                          int64_t groups, float eps) override;
+  void group_norm_backward(const float* x, const float* gy, const float* gamma,
+                           const float* mean, const float* rstd, float* gx, float* ggamma,
+                           float* gbeta, int64_t N, int64_t C, int64_t HW,
+                           int64_t groups) override;
+
+  void max_pool2d_forward(const float* x, float* y, float* argmax,
+                          const Pool2dGeometry& g) override;
+  void max_pool2d_backward(const float* gy, const float* argmax, float* gx,
+                           const Pool2dGeometry& g) override;
+  void avg_pool2d_forward(const float* x, float* y, const Pool2dGeometry& g) override;
+  void avg_pool2d_backward(const float* gy, float* gx, const Pool2dGeometry& g) override;
+  void upsample_nearest_forward(const float* x, float* y, int64_t planes, int64_t H, int64_t W,
+                                int64_t scale) override;
+  void upsample_nearest_backward(const float* gy, float* gx, int64_t planes, int64_t H,
+                                 int64_t W, int64_t scale) override;
+
+  void adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t n,
+                 const AdamScalars& scalars) override;
+  void sgd_step(float* param, const float* grad, float* momentum_buffer, int64_t n,
+                const SgdScalars& scalars) override;
+  double sum_of_squares(const float* x, int64_t n) override;
 };
 
 CpuBackend& cpu_backend();

@@ -3,6 +3,7 @@
 //   memory.cu       cudaMalloc with a caching allocator, copies, fill, axpby
 //   random.cu       Philox uniform / normal (same numbers as cpu/random.cpp)
 //   elementwise.cu  unary ops with their derivatives, broadcasting binary ops
+//   optim.cu        Adam/AdamW and SGD steps, sum of squares (gradient clipping)
 //
 // Kernels not listed here are not on the GPU yet: calling them throws a clear
 // "<kernel>: not implemented on cuda:0 yet" error (Backend's default).
@@ -39,6 +40,12 @@ class CudaBackend final : public Backend {
               const BroadcastPlan& plan) override;
   void axpby(float alpha, const float* a, float beta, const float* b, float* out,
              int64_t n) override;
+
+  void adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_sq, int64_t n,
+                 const AdamScalars& scalars) override;
+  void sgd_step(float* param, const float* grad, float* momentum_buffer, int64_t n,
+                const SgdScalars& scalars) override;
+  double sum_of_squares(const float* x, int64_t n) override;
 
  private:
   void activate() const;  // makes this backend's GPU the current one

@@ -1,0 +1,276 @@
+// image.cpp — image files (stb_image / stb_image_write) and small image transforms.
+//
+// The transforms loop over host copies: they run once per picture or per grid, never in a
+// training step, so the simple readable loop beats a kernel on every backend.
+#include "diffusion/image.h"
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+#include "diffusion/stb_util.h"
+#include "tensor/error.h"
+#include "tensor/io/safetensors.h"  // write_file_atomically
+
+namespace drift {
+namespace diffusion {
+
+namespace {
+
+// A batch view of [C, H, W] or [N, C, H, W]: sizes plus whether the input had a batch dim.
+struct ImageDims {
+  int64_t n = 1, c = 1, h = 1, w = 1;
+  bool batched = false;
+};
+
+ImageDims image_dims(const Tensor& image, const char* op) {
+  DRIFT_CHECK(image.defined(), op << ": the image is undefined");
+  DRIFT_CHECK(
+      image.ndim() == 3 || image.ndim() == 4,
+      op << ": expected an image [C, H, W] or a batch [N, C, H, W], got " << describe(image));
+  ImageDims d;
+  d.batched = image.ndim() == 4;
+  d.n = d.batched ? image.size(0) : 1;
+  d.c = image.size(-3);
+  d.h = image.size(-2);
+  d.w = image.size(-1);
+  return d;
+}
+
+Shape image_shape(const ImageDims& d, int64_t c, int64_t h, int64_t w) {
+  return d.batched ? Shape{d.n, c, h, w} : Shape{c, h, w};
+}
+
+}  // namespace
+
+// ---- files -----------------------------------------------------------------------------------
+
+Tensor load_image(const std::string& path, int channels) {
+  DRIFT_CHECK(channels == 0 || channels == 1 || channels == 3 || channels == 4,
+              "load_image: channels must be 0 (as stored), 1, 3 or 4, got " << channels);
+  std::error_code ec;
+  DRIFT_CHECK(std::filesystem::is_regular_file(path, ec),
+              "load_image: no such file: '" << path << "'");
+  int width = 0, height = 0, stored_channels = 0;
+  stb_clear_failure_reason();
+  std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
+      stbi_load(path.c_str(), &width, &height, &stored_channels, channels), stbi_image_free);
+  DRIFT_CHECK(pixels != nullptr, "load_image: cannot decode '"
+                                     << path << "': " << stb_failure_reason_or("unknown format"));
+  const int64_t C = channels == 0 ? stored_channels : channels;
+  const int64_t H = height, W = width;
+  // stb gives interleaved rows (HWC, 8 bits); we store planes (CHW) in [0, 1].
+  std::vector<float> values(static_cast<size_t>(C * H * W));
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t y = 0; y < H; ++y)
+      for (int64_t x = 0; x < W; ++x)
+        values[static_cast<size_t>((c * H + y) * W + x)] =
+            static_cast<float>(pixels.get()[(y * W + x) * C + c]) / 255.0f;
+  return from_vector(values, Shape{C, H, W});
+}
+
+void save_png(const std::string& path, const Tensor& image_in) {
+  DRIFT_CHECK(image_in.defined(), "save_png: the image for '" << path << "' is undefined");
+  Tensor image = image_in;
+  if (image.ndim() == 4 && image.size(0) == 1)
+    image = image.view_as_shape(Shape{image.size(1), image.size(2), image.size(3)});
+  if (image.ndim() == 2) image = image.view_as_shape(Shape{1, image.size(0), image.size(1)});
+  DRIFT_CHECK(image.ndim() == 3 && image.size(0) >= 1 && image.size(0) <= 4,
+              "save_png: expected [C, H, W] with C in 1..4 or [H, W] for '" << path << "', got "
+                                                                            << describe(image_in));
+  const int64_t C = image.size(0), H = image.size(1), W = image.size(2);
+  DRIFT_CHECK(H > 0 && W > 0,
+              "save_png: empty image " << describe(image_in) << " for '" << path << "'");
+  const std::vector<float> values = image.to_vector();
+  std::vector<unsigned char> pixels(static_cast<size_t>(C * H * W));
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t y = 0; y < H; ++y)
+      for (int64_t x = 0; x < W; ++x) {
+        float v = values[static_cast<size_t>((c * H + y) * W + x)];
+        v = std::isnan(v) ? 0.0f : std::min(std::max(v, 0.0f), 1.0f);
+        // round to nearest, like torchvision: mul(255).add(0.5).clamp(0, 255) then truncate
+        pixels[static_cast<size_t>((y * W + x) * C + c)] =
+            static_cast<unsigned char>(v * 255.0f + 0.5f);
+      }
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  DRIFT_CHECK(parent.empty() || std::filesystem::is_directory(parent, ec),
+              "save_png: cannot write '" << path << "': the folder '" << parent.string()
+                                         << "' does not exist");
+  // Encode in memory, then write atomically (a half-written PNG never replaces a good one).
+  std::string bytes;
+  auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data),
+                                               static_cast<size_t>(size));
+  };
+  int ok = stbi_write_png_to_func(append, &bytes, static_cast<int>(W), static_cast<int>(H),
+                                  static_cast<int>(C), pixels.data(), static_cast<int>(W * C));
+  DRIFT_CHECK(ok != 0, "save_png: stb_image_write could not encode " << describe(image_in)
+                                                                     << " for '" << path << "'");
+  write_file_atomically(path, bytes);
+}
+
+// ---- value ranges ------------------------------------------------------------------------------
+
+Tensor normalize_to_neg_one_to_one(const Tensor& image) {
+  NoGradGuard no_grad;
+  return clamp(image, 0.0f, 1.0f) * 2.0f - 1.0f;  // [0, 1] -> [-1, 1]
+}
+
+Tensor unnormalize_to_zero_to_one(const Tensor& x) {
+  NoGradGuard no_grad;
+  return clamp((x + 1.0f) * 0.5f, 0.0f, 1.0f);  // [-1, 1] -> [0, 1]
+}
+
+// ---- resampling --------------------------------------------------------------------------------
+
+Tensor resize(const Tensor& image, int64_t out_h, int64_t out_w, ResizeFilter filter) {
+  ImageDims d = image_dims(image, "resize");
+  DRIFT_CHECK(out_h >= 1 && out_w >= 1, "resize: output size must be positive, got "
+                                            << out_h << "x" << out_w << " for " << describe(image));
+  DRIFT_CHECK(d.h >= 1 && d.w >= 1, "resize: empty input " << describe(image));
+  const std::vector<float> in = image.to_vector();
+  std::vector<float> out(static_cast<size_t>(d.n * d.c * out_h * out_w));
+  const int64_t planes = d.n * d.c;
+
+  if (filter == ResizeFilter::Area) {
+    // Output pixel (i, j) averages input rows [floor(i·H/oh), ceil((i+1)·H/oh)) and the same
+    // for columns: adaptive average pooling, what interpolate(mode="area") computes.
+    auto start = [](int64_t i, int64_t in_size, int64_t out_size) {
+      return (i * in_size) / out_size;
+    };
+    auto end = [](int64_t i, int64_t in_size, int64_t out_size) {
+      return ((i + 1) * in_size + out_size - 1) / out_size;
+    };
+    for (int64_t p = 0; p < planes; ++p) {
+      const float* src = in.data() + p * d.h * d.w;
+      float* dst = out.data() + p * out_h * out_w;
+      for (int64_t i = 0; i < out_h; ++i) {
+        int64_t y0 = start(i, d.h, out_h), y1 = end(i, d.h, out_h);
+        for (int64_t j = 0; j < out_w; ++j) {
+          int64_t x0 = start(j, d.w, out_w), x1 = end(j, d.w, out_w);
+          double total = 0.0;
+          for (int64_t y = y0; y < y1; ++y)
+            for (int64_t x = x0; x < x1; ++x) total += src[y * d.w + x];
+          dst[i * out_w + j] =
+              static_cast<float>(total / static_cast<double>((y1 - y0) * (x1 - x0)));
+        }
+      }
+    }
+  } else if (filter == ResizeFilter::Nearest) {
+    // Output pixel (i, j) copies input pixel (floor(i·H/oh), floor(j·W/ow)).
+    for (int64_t p = 0; p < planes; ++p) {
+      const float* src = in.data() + p * d.h * d.w;
+      float* dst = out.data() + p * out_h * out_w;
+      for (int64_t i = 0; i < out_h; ++i) {
+        const int64_t y = std::min(i * d.h / out_h, d.h - 1);
+        for (int64_t j = 0; j < out_w; ++j)
+          dst[i * out_w + j] = src[y * d.w + std::min(j * d.w / out_w, d.w - 1)];
+      }
+    }
+  } else {
+    // Bilinear with half-pixel centres: output pixel i sits at input coordinate
+    // (i + 0.5)·(H/oh) - 0.5, clamped at 0; it mixes the two nearest rows by distance.
+    struct Tap {
+      int64_t lo, hi;
+      double w_hi;
+    };
+    auto taps = [](int64_t in_size, int64_t out_size) {
+      std::vector<Tap> result(static_cast<size_t>(out_size));
+      const double scale = static_cast<double>(in_size) / static_cast<double>(out_size);
+      for (int64_t i = 0; i < out_size; ++i) {
+        double src = std::max((static_cast<double>(i) + 0.5) * scale - 0.5, 0.0);
+        int64_t lo = std::min(static_cast<int64_t>(src), in_size - 1);
+        int64_t hi = std::min(lo + 1, in_size - 1);
+        result[static_cast<size_t>(i)] = {lo, hi, src - static_cast<double>(lo)};
+      }
+      return result;
+    };
+    const std::vector<Tap> rows = taps(d.h, out_h), cols = taps(d.w, out_w);
+    for (int64_t p = 0; p < planes; ++p) {
+      const float* src = in.data() + p * d.h * d.w;
+      float* dst = out.data() + p * out_h * out_w;
+      for (int64_t i = 0; i < out_h; ++i) {
+        const Tap& r = rows[static_cast<size_t>(i)];
+        for (int64_t j = 0; j < out_w; ++j) {
+          const Tap& c = cols[static_cast<size_t>(j)];
+          double top = src[r.lo * d.w + c.lo] * (1.0 - c.w_hi) + src[r.lo * d.w + c.hi] * c.w_hi;
+          double bottom = src[r.hi * d.w + c.lo] * (1.0 - c.w_hi) + src[r.hi * d.w + c.hi] * c.w_hi;
+          dst[i * out_w + j] = static_cast<float>(top * (1.0 - r.w_hi) + bottom * r.w_hi);
+        }
+      }
+    }
+  }
+  return from_vector(out, image_shape(d, d.c, out_h, out_w), image.device());
+}
+
+Tensor to_grayscale(const Tensor& image) {
+  ImageDims d = image_dims(image, "to_grayscale");
+  if (d.c == 1) return image;
+  DRIFT_CHECK(d.c == 3, "to_grayscale: expected 1 or 3 channels, got " << describe(image));
+  const std::vector<float> in = image.to_vector();
+  const int64_t plane = d.h * d.w;
+  std::vector<float> out(static_cast<size_t>(d.n * plane));
+  for (int64_t n = 0; n < d.n; ++n) {
+    const float* r = in.data() + (n * 3 + 0) * plane;
+    const float* g = in.data() + (n * 3 + 1) * plane;
+    const float* b = in.data() + (n * 3 + 2) * plane;
+    for (int64_t i = 0; i < plane; ++i)
+      out[static_cast<size_t>(n * plane + i)] = 0.299f * r[i] + 0.587f * g[i] + 0.114f * b[i];
+  }
+  return from_vector(out, image_shape(d, 1, d.h, d.w), image.device());
+}
+
+Tensor upscale_nearest(const Tensor& image, int64_t factor) {
+  ImageDims d = image_dims(image, "upscale_nearest");
+  DRIFT_CHECK(factor >= 1, "upscale_nearest: factor must be >= 1, got " << factor);
+  if (factor == 1) return image.clone();
+  const std::vector<float> in = image.to_vector();
+  const int64_t out_h = d.h * factor, out_w = d.w * factor;
+  std::vector<float> out(static_cast<size_t>(d.n * d.c * out_h * out_w));
+  for (int64_t p = 0; p < d.n * d.c; ++p)
+    for (int64_t y = 0; y < out_h; ++y)
+      for (int64_t x = 0; x < out_w; ++x)
+        out[static_cast<size_t>((p * out_h + y) * out_w + x)] =
+            in[static_cast<size_t>((p * d.h + y / factor) * d.w + x / factor)];
+  return from_vector(out, image_shape(d, d.c, out_h, out_w), image.device());
+}
+
+// ---- grids ------------------------------------------------------------------------------------
+
+Tensor make_grid(const Tensor& images, int64_t nrow, int64_t padding, float pad_value) {
+  DRIFT_CHECK(images.defined() && images.ndim() == 4,
+              "make_grid: expected a batch [N, C, H, W], got "
+                  << (images.defined() ? describe(images) : std::string("undefined")));
+  DRIFT_CHECK(nrow >= 1, "make_grid: nrow must be >= 1, got " << nrow);
+  DRIFT_CHECK(padding >= 0, "make_grid: padding must be >= 0, got " << padding);
+  const int64_t N = images.size(0), C = images.size(1), H = images.size(2), W = images.size(3);
+  DRIFT_CHECK(N >= 1, "make_grid: the batch is empty: " << describe(images));
+  const int64_t cols = std::min(nrow, N);
+  const int64_t rows = (N + cols - 1) / cols;
+  const int64_t cell_h = H + padding, cell_w = W + padding;  // an image plus one gap
+  const int64_t grid_h = rows * cell_h + padding, grid_w = cols * cell_w + padding;
+  const std::vector<float> in = images.to_vector();
+  std::vector<float> grid(static_cast<size_t>(C * grid_h * grid_w), pad_value);
+  for (int64_t k = 0; k < N; ++k) {
+    // image k sits in row k / cols, column k % cols, after the leading gap
+    const int64_t top = (k / cols) * cell_h + padding, left = (k % cols) * cell_w + padding;
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t y = 0; y < H; ++y) {
+        const float* src = in.data() + ((k * C + c) * H + y) * W;
+        float* dst = grid.data() + (c * grid_h + top + y) * grid_w + left;
+        std::copy(src, src + W, dst);
+      }
+  }
+  return from_vector(grid, Shape{C, grid_h, grid_w}, images.device());
+}
+
+}  // namespace diffusion
+}  // namespace drift

@@ -1,0 +1,85 @@
+// plot.h — line plots written as SVG files, styled after matplotlib's defaults (white
+// background, the tab10 colour cycle, a sans-serif font, outward tick marks, a framed legend),
+// so a loss curve or a schedule opens in any browser and looks like the lecture's figures.
+//
+//   LinePlot plot;
+//   plot.title = "Training loss";
+//   plot.xlabel = "iteration";
+//   plot.ylabel = "MSE";
+//   plot.log_y = true;
+//   plot.add("loss", losses);                       // x = 0, 1, 2, ...
+//   plot.save(out_dir + "/loss.svg");
+//
+//   Figure figure(1, 2);                            // two panels side by side
+//   figure.title = "Noise schedules, T = 1000";
+//   figure.panel(0).add("linear", t, beta_linear);  // ... and so on
+//   figure.save("schedules.svg");
+//
+// Points that are not finite (or not positive on a log axis) are skipped and break the line,
+// so a diverged loss leaves a gap instead of a broken picture.
+#pragma once
+
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace drift {
+namespace diffusion {
+
+struct Series {
+  std::string name;  // shown in the legend (leave empty to keep a series out of it)
+  std::vector<double> x, y;
+  std::string color;     // any SVG colour; empty = the next tab10 colour
+  bool markers = false;  // a dot on every point
+  bool dashed = false;
+  double line_width = 1.5;  // in points, like matplotlib (1 pt = 100/72 px)
+};
+
+enum class LegendLocation { Best, UpperRight, UpperLeft, LowerLeft, LowerRight, None };
+
+struct LinePlot {
+  std::string title, xlabel, ylabel;
+  bool log_y = false;  // logarithmic y axis (decades labelled 10^k, minor ticks at 2..9)
+  bool grid = false;   // light grid lines at the major ticks
+  LegendLocation legend = LegendLocation::Best;  // Best: the corner covering fewest points
+  // Fixed axis limits; unset = the data's range plus a 5% margin (matplotlib's autoscale).
+  std::optional<double> x_min, x_max, y_min, y_max;
+  std::vector<Series> series;
+
+  // Adds a series and returns it, to set its style (markers, colour, ...).
+  Series& add(const std::string& name, std::vector<double> x, std::vector<double> y);
+  Series& add(const std::string& name, std::vector<double> y);  // x = 0, 1, ..., n-1
+  Series& add(const std::string& name, const std::vector<float>& y);
+  Series& add(const std::string& name, std::initializer_list<double> y);  // add("a", {1, 2})
+  Series& add(const std::string& name, const Tensor& y);  // a 1-D tensor, any device
+
+  // The whole figure as an SVG document of width x height pixels.
+  std::string svg(int width = 640, int height = 480) const;
+  // Writes svg() to `path` (atomically); throws naming the path when it cannot.
+  void save(const std::string& path, int width = 640, int height = 480) const;
+};
+
+// Several LinePlots in a grid of rows x cols panels, with an optional overall title.
+class Figure {
+ public:
+  Figure(int rows, int cols);
+  LinePlot& panel(int index);  // row-major: panel(1) is row 0, column 1 when cols > 1
+  LinePlot& panel(int row, int col) { return panel(row * cols_ + col); }
+  std::string title;
+
+  std::string svg(int panel_width = 480, int panel_height = 360) const;
+  void save(const std::string& path, int panel_width = 480, int panel_height = 360) const;
+
+ private:
+  int rows_, cols_;
+  std::vector<LinePlot> panels_;
+};
+
+// The tab10 colour cycle ("#1f77b4", "#ff7f0e", ...), index taken modulo 10.
+const char* tab10(int index);
+
+}  // namespace diffusion
+}  // namespace drift

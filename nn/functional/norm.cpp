@@ -1,0 +1,92 @@
+// norm.cpp — group_norm and layer_norm. Both run the fused group-normalisation kernels
+// (tensor/cpu/norm.cpp, where the formulas are written out and cited): forward saves the
+// mean and 1/std of every group, backward reuses them.
+#include "autograd/node.h"
+#include "nn/functional.h"
+#include "tensor/backend.h"
+#include "tensor/error.h"
+
+namespace drift {
+namespace nn {
+namespace functional {
+
+namespace {
+
+void check_affine(const char* op, const char* what, const Tensor& t, int64_t size,
+                  const Tensor& x) {
+  if (!t.defined()) return;
+  DRIFT_CHECK(t.ndim() == 1 && t.size(0) == size,
+              op << ": " << what << " " << describe(t) << " must be [" << size << "] for input "
+                 << describe(x));
+  check_same_device(x, t, op);
+}
+
+// The shared forward/backward of both ops: x seen as [N, C, HW] in `groups` groups, gamma
+// and beta [C] (optional).
+//   forward   y = (x - mean) * rstd * gamma[c] + beta[c]      (mean, rstd per (n, group))
+//   backward  dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)),  dxhat = dy gamma
+//             dgamma = sum dy xhat,   dbeta = sum dy
+Tensor normalize_groups(const char* op, const Tensor& x, int64_t N, int64_t C, int64_t HW,
+                        int64_t groups, const Tensor& gamma, const Tensor& beta, float eps) {
+  DRIFT_CHECK(eps > 0.0f, op << ": eps must be positive, got " << eps);
+  Tensor y = Tensor::empty(x.shape(), x.device());
+  Tensor mean = Tensor::empty(Shape{N, groups}, x.device());
+  Tensor rstd = Tensor::empty(Shape{N, groups}, x.device());
+  if (x.numel() > 0)
+    backend(x.device())
+        .group_norm_forward(x.data(), gamma.defined() ? gamma.data() : nullptr,
+                            beta.defined() ? beta.data() : nullptr, y.data(), mean.data(),
+                            rstd.data(), N, C, HW, groups, eps);
+  return record(op, y, {x, gamma, beta},
+                [x, gamma, beta, mean, rstd, N, C, HW, groups](const Tensor& gy) {
+    const bool want_gamma = gamma.defined() && gamma.requires_grad();
+    const bool want_beta = beta.defined() && beta.requires_grad();
+    Tensor gx = Tensor::empty(x.shape(), x.device());
+    Tensor ggamma = want_gamma ? zeros(gamma.shape(), x.device()) : Tensor();
+    Tensor gbeta = want_beta ? zeros(beta.shape(), x.device()) : Tensor();
+    if (x.numel() > 0)
+      backend(x.device())
+          .group_norm_backward(x.data(), gy.data(), gamma.defined() ? gamma.data() : nullptr,
+                               mean.data(), rstd.data(), gx.data(),
+                               want_gamma ? ggamma.data() : nullptr,
+                               want_beta ? gbeta.data() : nullptr, N, C, HW, groups);
+    return std::vector<Tensor>{x.requires_grad() ? gx : Tensor(), ggamma, gbeta};
+  });
+}
+
+}  // namespace
+
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias,
+                  float eps) {
+  const char* op = "group_norm";
+  DRIFT_CHECK(x.defined(), op << ": the input is undefined");
+  DRIFT_CHECK(x.ndim() >= 2, op << ": input must be [N, C, *], got " << describe(x));
+  const int64_t N = x.size(0), C = x.size(1);
+  DRIFT_CHECK(groups >= 1 && C % groups == 0,
+              op << ": " << groups << " groups do not divide the " << C << " channels of input "
+                 << describe(x));
+  check_affine(op, "weight", weight, C, x);
+  check_affine(op, "bias", bias, C, x);
+  const int64_t HW = N * C > 0 ? x.numel() / (N * C) : 0;
+  return normalize_groups(op, x, N, C, HW, groups, weight, bias, eps);
+}
+
+// LayerNorm over the last dimension D is group normalisation of the [rows, D, 1] view with
+// one group: each row is normalised on its own, and the D features play the channels (so
+// weight and bias have one value per feature).
+Tensor layer_norm(const Tensor& x, int64_t normalized_size, const Tensor& weight,
+                  const Tensor& bias, float eps) {
+  const char* op = "layer_norm";
+  DRIFT_CHECK(x.defined(), op << ": the input is undefined");
+  DRIFT_CHECK(x.ndim() >= 1 && x.size(-1) == normalized_size,
+              op << ": the last dimension of input " << describe(x) << " must be the normalized "
+                 << "size " << normalized_size);
+  check_affine(op, "weight", weight, normalized_size, x);
+  check_affine(op, "bias", bias, normalized_size, x);
+  const int64_t rows = normalized_size > 0 ? x.numel() / normalized_size : 0;
+  return normalize_groups(op, x, rows, normalized_size, 1, 1, weight, bias, eps);
+}
+
+}  // namespace functional
+}  // namespace nn
+}  // namespace drift

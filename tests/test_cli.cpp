@@ -1,0 +1,178 @@
+// test_cli.cpp — the chapter flag parser, the output folder, run_main and the progress line.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "diffusion/cli.h"
+#include "diffusion/progress.h"
+#include "tensor/error.h"
+#include "tests/helpers.h"
+#include "tests/temp_dir.h"
+
+using namespace drift;
+using namespace drift::diffusion;
+
+TEST_CASE("CLI: defaults, typed values and the common flags") {
+  Cli cli("chapter_x", "A test chapter.");
+  int64_t& steps = cli.add_int("steps", 24, "noising steps", 1, 10000);
+  double& beta = cli.add_float("beta", 0.3, "fixed beta", 0.0, 1.0);
+  std::string& image = cli.add_string("image", "", "a picture");
+  std::string& schedule = cli.add_choice("schedule", "linear", {"linear", "cosine"}, "schedule");
+  bool& verbose = cli.add_switch("verbose", "say more");
+
+  REQUIRE(cli.try_parse({}));
+  CHECK(steps == 24);
+  CHECK(beta == 0.3);
+  CHECK(image.empty());
+  CHECK(schedule == "linear");
+  CHECK(!verbose);
+  CHECK(cli.seed() == 0);
+  CHECK(cli.device() == Device::cpu());  // auto picks the CPU without a GPU
+  CHECK(cli.device_name() == "auto");
+  CHECK(cli.out_dir() == "out/chapter_x");
+  CHECK(cli.data_dir().empty());
+  CHECK(cli.threads() == 0);
+
+  REQUIRE(cli.try_parse({"--steps", "5", "--beta=0.25", "--image", "a.png", "--schedule", "cosine",
+                         "--verbose", "--seed", "42", "--device", "cpu", "--out", "/tmp/x",
+                         "--threads", "2", "--data", "/data"}));
+  CHECK(steps == 5);
+  CHECK(beta == 0.25);
+  CHECK(image == "a.png");
+  CHECK(schedule == "cosine");
+  CHECK(verbose);
+  CHECK(cli.seed() == 42);
+  CHECK(cli.out_dir() == "/tmp/x");
+  CHECK(cli.threads() == 2);
+  CHECK(cli.data_dir() == "/data");
+  CHECK(!cli.try_parse({"--steps", "3", "--help"}));  // --help: run nothing
+
+  std::string usage = cli.usage();
+  CHECK(usage.find("usage: chapter_x [options]") != std::string::npos);
+  CHECK(usage.find("--steps N") != std::string::npos);
+  CHECK(usage.find("[default: 24]") != std::string::npos);
+  CHECK(usage.find("(linear|cosine)") != std::string::npos);
+  CHECK(usage.find("--device") != std::string::npos);
+  CHECK(usage.find("--help") != std::string::npos);
+}
+
+TEST_CASE("CLI: unknown flags and bad values are usage errors") {
+  Cli cli("chapter_x", "A test chapter.");
+  cli.add_int("steps", 24, "noising steps", 1, 100);
+  cli.add_float("beta", 0.3, "fixed beta", 0.0, 1.0);
+  cli.add_choice("schedule", "linear", {"linear", "cosine"}, "schedule");
+  cli.add_switch("verbose", "say more");
+  auto fails = [&](std::vector<std::string> args, const std::string& message) {
+    INFO("args: " << args.size() << " expected: " << message);
+    CHECK_THROWS_WITH_AS(cli.try_parse(args), doctest::Contains(message.c_str()), CliError);
+  };
+  fails({"--stpes", "5"}, "unknown flag --stpes");
+  fails({"steps"}, "unexpected argument 'steps'");
+  fails({"--steps"}, "--steps needs a value");
+  fails({"--steps", "five"}, "--steps expects a whole number, got 'five'");
+  fails({"--steps", "2.5"}, "expects a whole number");
+  fails({"--steps", "0"}, "--steps must be at least 1, got 0");
+  fails({"--steps", "1000"}, "--steps must be at most 100");
+  fails({"--beta", "0.3x"}, "--beta expects a number");
+  fails({"--beta", "nan"}, "--beta expects a number");
+  fails({"--beta", "2"}, "--beta must be at most 1");
+  fails({"--schedule", "cosin"}, "--schedule must be one of linear, cosine");
+  fails({"--verbose=maybe"}, "--verbose is a switch");
+  fails({"--device", "tpu"}, "--device must be cpu, cuda, cuda:N or auto");
+  fails({"--seed", "-1"}, "--seed must be at least 0");
+  fails({"--threads", "x"}, "--threads expects a whole number");
+  fails({"--out", ""}, "--out expects a value");
+  // A negative number is a value, not a flag.
+  Cli signed_cli("c", "d");
+  double& shift = signed_cli.add_float("shift", 0.0, "a shift");
+  REQUIRE(signed_cli.try_parse({"--shift", "-0.5"}));
+  CHECK(shift == -0.5);
+}
+
+TEST_CASE("CLI: --device cuda without a GPU is one clear error, not a usage error") {
+  if (cuda_available()) {
+    MESSAGE("a GPU is present: --device cuda is valid here");
+    return;
+  }
+  Cli cli("c", "d");
+  try {
+    cli.try_parse({"--device", "cuda"});
+    FAIL("expected an error");
+  } catch (const CliError&) {
+    FAIL("a missing GPU is not a usage mistake");
+  } catch (const Error& e) {
+    std::string message = e.what();
+    CHECK(message.find("'cuda' was asked for, but CUDA is not available") != std::string::npos);
+    CHECK(message.find('\n') == std::string::npos);
+  }
+}
+
+TEST_CASE("CLI: flags are defined once, without dashes") {
+  Cli cli("c", "d");
+  cli.add_int("steps", 1, "h");
+  CHECK_THROWS_WITH_AS(cli.add_int("steps", 1, "h"), doctest::Contains("defined twice"), Error);
+  CHECK_THROWS_WITH_AS(cli.add_int("seed", 1, "h"), doctest::Contains("defined twice"), Error);
+  CHECK_THROWS_WITH_AS(cli.add_float("--lr", 1, "h"), doctest::Contains("without dashes"), Error);
+  CHECK_THROWS_WITH_AS(cli.add_int("n", 0, "h", 1, 5), doctest::Contains("outside its range"),
+                       Error);
+}
+
+TEST_CASE("make_output_dir and run_main") {
+  test::TempDir dir("cli");
+  std::string nested = dir.path("a/b/c");
+  CHECK(make_output_dir(nested) == nested);
+  CHECK(std::filesystem::is_directory(nested));
+  CHECK(make_output_dir(nested) == nested);  // already there: fine
+  std::string file = dir.write("file.txt");
+  CHECK_THROWS_WITH_AS(make_output_dir(file), doctest::Contains("exists and is not a folder"),
+                       Error);
+  CHECK_THROWS_WITH_AS(make_output_dir(file + "/sub"), doctest::Contains("cannot create"), Error);
+
+  char name[] = "/path/to/prog";
+  char* argv[] = {name, nullptr};
+  CHECK(run_main(1, argv, [](int, char**) { return 0; }) == 0);
+  CHECK(run_main(1, argv, [](int, char**) { return 3; }) == 3);
+  std::ostringstream captured;  // what run_main prints on stderr
+  std::streambuf* original = std::cerr.rdbuf(captured.rdbuf());
+  int status_error =
+      run_main(1, argv, [](int, char**) -> int { DRIFT_FAIL("line one\nline two"); });
+  int status_other =
+      run_main(1, argv, [](int, char**) -> int { throw std::runtime_error("boom"); });
+  std::cerr.rdbuf(original);
+  CHECK(status_error == 1);
+  CHECK(status_other == 1);
+  CHECK(captured.str() == "prog: error: line one line two\nprog: unexpected error: boom\n");
+  CHECK(one_line("a\nb\tc") == "a b c");
+}
+
+TEST_CASE("progress: every 10% to a log, a final line with the total") {
+  std::ostringstream log;
+  {
+    Progress progress("training", 50, 10, &log, false);
+    for (int i = 0; i < 50; ++i) progress.step(1.0 / (i + 1));
+    progress.finish();
+  }
+  std::string text = log.str();
+  int lines = 0;
+  for (char c : text) lines += c == '\n';
+  CHECK(lines == 10);  // 10%, 20%, ..., 90% and the final line
+  CHECK(text.find("training  5/50 [ 10%]") != std::string::npos);
+  CHECK(text.find("training 50/50 [100%]") != std::string::npos);
+  CHECK(text.find("it/s") != std::string::npos);
+  CHECK(text.find("ETA") != std::string::npos);
+  CHECK(text.find("loss 0.02") != std::string::npos);  // the last loss, 1/50
+  CHECK(text.find('\r') == std::string::npos);         // no redrawing in a log
+
+  std::ostringstream terminal;
+  Progress live("sampling", 3, 10, &terminal, true);
+  live.update(3);
+  live.finish();
+  CHECK(terminal.str().find('\r') != std::string::npos);  // redrawn in place
+  CHECK(terminal.str().back() == '\n');
+
+  CHECK(format_duration(65) == "01:05");
+  CHECK(format_duration(3723) == "1:02:03");
+  CHECK_THROWS_WITH_AS(Progress("x", 0), doctest::Contains("total must be at least 1"), Error);
+}
