@@ -440,7 +440,13 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t 
     const OperandView a{A + b * stride_a, lda, trans_a}, bm{B + b * stride_b, ldb, trans_b};
     return Product{M, N, K, alpha, beta, a, bm, C + b * stride_c, ldc};
   };
-  const int threads = num_threads();
+  // Called from inside a parallel region (the convolution runs one GEMM per thread), the
+  // product stays on the calling thread.
+#ifdef _OPENMP
+  const int threads = omp_in_parallel() ? 1 : num_threads();
+#else
+  const int threads = 1;
+#endif
   AllocationGuard guard;
   // Whole products per thread when the batch splits evenly (or is long enough that the
   // uneven end hardly matters), or when each product is too small to split anyway. Items
