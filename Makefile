@@ -4,15 +4,17 @@
 #   make test       install missing deps, build, run every test (doctest via CTest)
 #   make deps       install missing Debian packages (or print the apt-get line)
 #   make data       fill data/ with the data sets (copies ../shared/data, or downloads)
+#   make bench      drift_bench next to PyTorch on this machine (bench/run.sh; BENCHMARKS.md)
 #   make clean      remove the build directory
 #
-# Variables: BUILD_DIR (default build), CMAKE_FLAGS (e.g. -DWITH_CUDA=OFF), JOBS.
+# Variables: BUILD_DIR (default build), CMAKE_FLAGS (e.g. -DWITH_CUDA=OFF), JOBS,
+# BENCH_FLAGS (e.g. "--threads 1 --only sgemm").
 
 BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build configure deps data test clean
+.PHONY: all build configure deps data test bench clean
 
 all: build
 
@@ -31,6 +33,9 @@ build: configure
 test: deps
 	@$(MAKE) --no-print-directory build
 	@cd $(BUILD_DIR) && ctest --output-on-failure --verbose --timeout 900
+
+bench:
+	@BUILD_DIR=$(BUILD_DIR) JOBS=$(JOBS) CMAKE_FLAGS="$(CMAKE_FLAGS)" bench/run.sh $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(BUILD_DIR)
