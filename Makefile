@@ -5,15 +5,17 @@
 #   make deps       install missing Debian packages (or print the apt-get line)
 #   make data       fill data/ with the data sets (copies ../shared/data, or downloads)
 #   make demo       install missing deps, build, run chapters 1 -> 2 -> 3 into out/ (5-7 min)
+#   make bench      drift_bench next to PyTorch on this machine (bench/run.sh; BENCHMARKS.md)
 #   make clean      remove the build directory
 #
-# Variables: BUILD_DIR (default build), CMAKE_FLAGS (e.g. -DWITH_CUDA=OFF), JOBS.
+# Variables: BUILD_DIR (default build), CMAKE_FLAGS (e.g. -DWITH_CUDA=OFF), JOBS,
+# BENCH_FLAGS (e.g. "--threads 1 --only sgemm").
 
 BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build configure deps data test demo clean
+.PHONY: all build configure deps data test demo bench clean
 
 all: build
 
@@ -38,6 +40,9 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory build
 	@scripts/demo.sh $(BUILD_DIR)
+
+bench:
+	@BUILD_DIR=$(BUILD_DIR) JOBS=$(JOBS) CMAKE_FLAGS="$(CMAKE_FLAGS)" bench/run.sh $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(BUILD_DIR)

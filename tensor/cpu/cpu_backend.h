@@ -5,7 +5,7 @@
 //   elementwise.cpp  unary ops with their derivatives, broadcasting binary ops
 //   reduce.cpp       sum / max along a dimension, softmax
 //   layout.cpp       permute, slabs (slice / cat), index_select, gather
-//   gemm.cpp         matrix multiply
+//   gemm.cpp         matrix multiply (packed, cache-blocked; micro-kernels in gemm_kernels.h)
 //   conv.cpp         2-D convolution (im2col + GEMM) and its two backward passes
 //   norm.cpp         group normalisation (LayerNorm too), fused forward and backward
 //   pool.cpp         max / average pooling, nearest-neighbour upsampling
