@@ -412,7 +412,7 @@ int run(int argc, char** argv) {
   int64_t& c_size =
       cli.add_int("c-size", 16, "(c) side the picture is shrunk to, px (not for square)", 4, 1024);
   int64_t& c_iterations =
-      cli.add_int("c-iterations", 1000, "(c) training iterations", 1, 100000000);
+      cli.add_int("c-iterations", 1500, "(c) training iterations", 1, 100000000);
   int64_t& c_batch = cli.add_int("c-batch", 128, "(c) noisy copies per iteration", 1, 65536);
   double& c_lr = cli.add_float("c-lr", 1e-3, "(c) Adam learning rate", 1e-9, 10.0);
   int64_t& c_steps = cli.add_int("c-steps", 1000, "(c) T, the number of steps", 2, 100000);
