@@ -4,6 +4,7 @@
 #   make test       install missing deps, build, run every test (doctest via CTest)
 #   make deps       install missing Debian packages (or print the apt-get line)
 #   make data       fill data/ with the data sets (copies ../shared/data, or downloads)
+#   make demo       install missing deps, build, run chapters 1 -> 2 -> 3 into out/ (4-5 min)
 #   make bench      drift_bench next to PyTorch on this machine (bench/run.sh; BENCHMARKS.md)
 #   make clean      remove the build directory
 #
@@ -14,7 +15,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build configure deps data test bench clean
+.PHONY: all build configure deps data test demo bench clean
 
 all: build
 
@@ -33,6 +34,12 @@ build: configure
 test: deps
 	@$(MAKE) --no-print-directory build
 	@cd $(BUILD_DIR) && ctest --output-on-failure --verbose --timeout 900
+
+# Chapters 1, 2 and 3 at their defaults (the tutorial's values), outputs in out/<chapter>/;
+# chapter 3 samples with chapter 2's weights. See scripts/demo.sh.
+demo: deps
+	@$(MAKE) --no-print-directory build
+	@scripts/demo.sh $(BUILD_DIR)
 
 bench:
 	@BUILD_DIR=$(BUILD_DIR) JOBS=$(JOBS) CMAKE_FLAGS="$(CMAKE_FLAGS)" bench/run.sh $(BENCH_FLAGS)

@@ -243,6 +243,19 @@ Tensor upscale_nearest(const Tensor& image, int64_t factor) {
   return from_vector(out, image_shape(d, d.c, out_h, out_w), image.device());
 }
 
+Tensor load_picture(const std::string& path, int64_t size, int channels, Device device) {
+  DRIFT_CHECK(size >= 1, "load_picture: size must be >= 1, got " << size);
+  Tensor picture = load_image(path, channels);  // [C, H, W] in [0, 1]
+  const int64_t h = picture.size(1), w = picture.size(2), side = std::min(h, w);
+  if (h != w)  // the central square
+    picture = slice(slice(picture, 1, (h - side) / 2, (h - side) / 2 + side), 2, (w - side) / 2,
+                    (w - side) / 2 + side);
+  if (side != size)
+    picture =
+        resize(picture, size, size, size < side ? ResizeFilter::Area : ResizeFilter::Bilinear);
+  return unsqueeze(normalize_to_neg_one_to_one(picture), 0).to(device);
+}
+
 // ---- grids ------------------------------------------------------------------------------------
 
 Tensor make_grid(const Tensor& images, int64_t nrow, int64_t padding, float pad_value) {

@@ -63,6 +63,12 @@ Tensor to_grayscale(const Tensor& image);
 // visible without blurring it.
 Tensor upscale_nearest(const Tensor& image, int64_t factor);
 
+// A picture file as a model input: loaded with `channels` channels (3 = RGB, 1 = grey),
+// centre-cropped to a square, resized to size x size (area averaging when shrinking, bilinear
+// when growing), scaled to [-1, 1] and shaped [1, channels, size, size] on `device`.
+Tensor load_picture(const std::string& path, int64_t size, int channels = 3,
+                    Device device = Device::cpu());
+
 // Tiles a batch [N, C, H, W] into one picture [C, rows·(H+padding)+padding,
 // cols·(W+padding)+padding], `nrow` images per row, row by row, with `padding` pixels of
 // `pad_value` around every image — the layout of torchvision.utils.make_grid (which, unlike

@@ -617,5 +617,39 @@ void Figure::save(const std::string& path, int panel_width, int panel_height) co
   write_file_atomically(path, svg(panel_width, panel_height));
 }
 
+// ---- training curves ---------------------------------------------------------------------------
+
+std::vector<double> moving_average(const std::vector<double>& values, int64_t window) {
+  DRIFT_CHECK(window >= 1, "moving_average: window must be >= 1, got " << window);
+  const size_t w = static_cast<size_t>(window);
+  std::vector<double> out(values.size());
+  double sum = 0.0;  // of the finite values inside the window
+  size_t count = 0;  // how many there are (missing values, NaN, are left out)
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (std::isfinite(values[i])) sum += values[i], ++count;
+    if (i >= w && std::isfinite(values[i - w])) sum -= values[i - w], --count;
+    out[i] = count > 0 ? sum / static_cast<double>(count) : std::nan("");
+  }
+  return out;
+}
+
+LinePlot loss_plot(const std::vector<double>& losses, int64_t window, const std::string& title) {
+  LinePlot plot;
+  plot.title = title;
+  plot.xlabel = "iteration";
+  plot.ylabel = "loss (log scale)";
+  plot.log_y = true;
+  plot.grid = true;
+  plot.legend = LegendLocation::UpperRight;
+  Series& raw = plot.add("loss of each iteration", losses);
+  raw.color = "#aec7e8";  // tab10's light blue: the noise, in the background
+  raw.line_width = 0.8;
+  Series& smooth =
+      plot.add("mean of the last " + std::to_string(window), moving_average(losses, window));
+  smooth.color = tab10(0);
+  smooth.line_width = 2.0;
+  return plot;
+}
+
 }  // namespace diffusion
 }  // namespace drift

@@ -19,6 +19,7 @@
 // so a diverged loss leaves a gap instead of a broken picture.
 #pragma once
 
+#include <cstdint>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -77,6 +78,18 @@ class Figure {
   int rows_, cols_;
   std::vector<LinePlot> panels_;
 };
+
+// ---- training curves -------------------------------------------------------------------------
+
+// The trailing moving average: point i is the mean of values[max(0, i-window+1) .. i] (fewer
+// values at the start; values that are not finite are left out, and a window without any
+// gives NaN). Smooths a noisy per-iteration loss without shifting its start.
+std::vector<double> moving_average(const std::vector<double>& values, int64_t window);
+
+// A training-loss plot: the loss of every iteration as a thin light line and its moving
+// average over `window` iterations as a bold one, on a log-y axis (losses fall by decades),
+// x = iteration (counting from 0).
+LinePlot loss_plot(const std::vector<double>& losses, int64_t window, const std::string& title);
 
 // The tab10 colour cycle ("#1f77b4", "#ff7f0e", ...), index taken modulo 10.
 const char* tab10(int index);

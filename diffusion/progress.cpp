@@ -113,6 +113,13 @@ void Progress::update(int64_t done, double loss) {
   }
 }
 
+void Progress::note(const std::string& text, std::ostream* text_out) {
+  std::ostream& target = text_out ? *text_out : std::cout;
+  if (interactive_ && !finished_) *out_ << "\r\033[K" << std::flush;  // clear the progress line
+  target << text << "\n" << std::flush;
+  if (interactive_ && !finished_ && done_ > 0) print(false);  // and draw it again below
+}
+
 void Progress::finish() {
   if (finished_) return;
   finished_ = true;

@@ -36,6 +36,9 @@ class Progress {
   void step(double loss = NAN_LOSS) { update(done_ + 1, loss); }
   // Prints the final line (with the total time) once; called by the destructor if needed.
   void finish();
+  // Prints one line of text (a log line: "iteration 100  loss 0.21") on `text_out` without
+  // breaking the progress line: on a terminal the line is cleared first and redrawn after.
+  void note(const std::string& text, std::ostream* text_out = nullptr);
   ~Progress();
 
   double elapsed_seconds() const;

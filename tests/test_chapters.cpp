@@ -1,5 +1,6 @@
-// test_chapters.cpp — smoke runs of the chapter executables with tiny sizes: they finish,
-// write valid PNG and SVG files, and fail with one clear line on bad input.
+// test_chapters.cpp — smoke runs of the chapter executables (chapters 1, 2 and 3) with tiny
+// sizes: they finish, write valid PNG, SVG and safetensors files, resume exactly, and fail
+// with one clear line on bad input.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
@@ -141,5 +142,305 @@ TEST_CASE("chapter 1: help, usage mistakes and errors") {
     CHECK(lines(cuda.err) == 1);
     CHECK(cuda.err.find("01_forward_process: error: device: 'cuda' was asked for") !=
           std::string::npos);
+  }
+}
+
+// ---- chapters 2 and 3
+// ------------------------------------------------------------------------------
+
+namespace {
+
+const std::string chapter2 = DRIFT_CHAPTER02;
+const std::string chapter3 = DRIFT_CHAPTER03;
+
+// A small colour picture (a gradient) so the tests need no data set; returns its path.
+std::string gradient_picture(const test::TempDir& dir, int64_t width, int64_t height) {
+  std::vector<float> values(static_cast<size_t>(3 * width * height));
+  for (int64_t c = 0; c < 3; ++c)
+    for (int64_t y = 0; y < height; ++y)
+      for (int64_t x = 0; x < width; ++x)
+        values[static_cast<size_t>((c * height + y) * width + x)] = c == 0   ? x / float(width - 1)
+                                                                    : c == 1 ? y / float(height - 1)
+                                                                             : 0.5f;
+  const std::string path = dir.path("gradient.png");
+  save_png(path, from_vector(values, Shape{3, height, width}));
+  return path;
+}
+
+// Chapter 2 on a 16x16 picture: `iterations` in all, a checkpoint every 3.
+std::string tiny_training(const std::string& picture, const std::string& out, int iterations) {
+  return chapter2 + " --image '" + picture + "' --size 16 --iterations " +
+         std::to_string(iterations) + " --log-every 2 --checkpoint-every 3 --smooth 2 --seed 4" +
+         " --out '" + out + "'";
+}
+
+void check_svg(const std::string& path, int series) {
+  INFO(path);
+  std::string text = read_file(path);
+  CHECK(test::xml_problem(text) == "");
+  int found = 0;
+  for (size_t p = text.find("class=\"series\""); p != std::string::npos;
+       p = text.find("class=\"series\"", p + 1))
+    ++found;
+  CHECK(found == series);
+}
+
+void check_png(const std::string& path, const Shape& shape) {
+  INFO(path);
+  REQUIRE(std::filesystem::exists(path));
+  CHECK(load_image(path).shape() == shape);  // decodes: a valid PNG
+}
+
+}  // namespace
+
+TEST_CASE("chapter 2 smoke run: trains, writes weights, checkpoint, losses and plots") {
+  test::TempDir dir("chapter2");
+  const std::string out = dir.path("02_reverse_training");
+  RunResult r = run(dir, tiny_training(gradient_picture(dir, 20, 16), out, 6));
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+  REQUIRE(r.status == 0);
+  for (const char* line :
+       {"iteration     0  loss", "iteration     2  loss", "iteration     5  loss"})
+    CHECK(r.out.find(line) != std::string::npos);  // the loss every 2 iterations and at the end
+  CHECK(r.err.find("training 6/6 [100%]") != std::string::npos);  // the progress line
+  for (const char* file : {"toy_model.safetensors", "checkpoint.safetensors", "losses.csv",
+                           "loss_history.svg", "denoising.png"})
+    CHECK(r.out.find(out + "/" + file) != std::string::npos);  // says where each output went
+
+  SafetensorsData weights = load_safetensors(out + "/toy_model.safetensors");
+  REQUIRE(weights.tensors.size() == 6);
+  CHECK(weights.at("conv1.weight").shape() == Shape{16, 3, 3, 3});
+  CHECK(weights.at("conv2.weight").shape() == Shape{3, 16, 3, 3});
+  CHECK(weights.at("linear.weight").shape() == Shape{16, 1});
+  SafetensorsData checkpoint = load_safetensors(out + "/checkpoint.safetensors");
+  CHECK(checkpoint.metadata.at("step") == "6");
+  CHECK(checkpoint.metadata.at("extra.lr") == "0.001");
+  CHECK(checkpoint.find("optimizer.0.exp_avg") != nullptr);
+  CHECK(lines(read_file(out + "/losses.csv")) == 7);  // the header and 6 losses
+  check_svg(out + "/loss_history.svg", 3);  // raw loss, its moving average, loss by timestep
+  // x_t at 5 timesteps over the x_0 each implies: 2 rows of 5 full-size (16 px) tiles.
+  check_png(out + "/denoising.png", Shape{3, 2 * 18 + 2, 5 * 18 + 2});
+}
+
+TEST_CASE("chapter 2: --resume continues exactly (6 iterations = 3 + resume + 3)") {
+  test::TempDir dir("chapter2-resume");
+  const std::string picture = gradient_picture(dir, 16, 16);
+  const std::string whole = dir.path("whole"), split = dir.path("split");
+  RunResult a = run(dir, tiny_training(picture, whole, 6));
+  REQUIRE(a.status == 0);
+  RunResult first = run(dir, tiny_training(picture, split, 3));
+  REQUIRE(first.status == 0);
+  CHECK(load_safetensors(split + "/checkpoint.safetensors").metadata.at("step") == "3");
+  RunResult second = run(dir, tiny_training(picture, split, 6) + " --resume");
+  INFO("stdout:\n" << second.out << "\nstderr:\n" << second.err);
+  REQUIRE(second.status == 0);
+  CHECK(second.out.find("resuming from " + split + "/checkpoint.safetensors at iteration 3") !=
+        std::string::npos);
+
+  SafetensorsData expected = load_safetensors(whole + "/toy_model.safetensors");
+  SafetensorsData resumed = load_safetensors(split + "/toy_model.safetensors");
+  REQUIRE(resumed.tensors.size() == expected.tensors.size());
+  for (const auto& [name, tensor] : expected.tensors) {
+    INFO(name);
+    CHECK(max(abs(resumed.at(name) - tensor)).item() == 0.0f);  // bit for bit
+  }
+  CHECK(read_file(split + "/losses.csv") == read_file(whole + "/losses.csv"));
+  // A differently seeded fresh run does differ: the comparison can fail.
+  RunResult other = run(dir, tiny_training(picture, dir.path("other"), 6) + " --seed 5");
+  REQUIRE(other.status == 0);
+  CHECK(max(abs(load_safetensors(dir.path("other") + "/toy_model.safetensors").at("conv1.weight") -
+                expected.at("conv1.weight")))
+            .item() > 0.0f);
+
+  RunResult changed = run(dir, tiny_training(picture, split, 8) + " --resume --lr 0.01");
+  CHECK(changed.status == 1);
+  CHECK(lines(changed.err) == 1);
+  CHECK(changed.err.find("it was trained with --lr 0.001, this run has --lr 0.01") !=
+        std::string::npos);
+  // A damaged loss history does not stop a resume: the plot misses those losses, and says so.
+  test::TempDir damaged_dir("chapter2-damaged");
+  const std::string damaged = damaged_dir.path("run");
+  REQUIRE(run(dir, tiny_training(picture, damaged, 3)).status == 0);
+  damaged_dir.write("run/losses.csv", "iteration,loss\n0,garbage\n");
+  RunResult patched = run(dir, tiny_training(picture, damaged, 6) + " --resume");
+  CHECK(patched.status == 0);
+  CHECK(patched.out.find("holds only 0 of the 3 earlier losses") != std::string::npos);
+  CHECK(lines(read_file(damaged + "/losses.csv")) == 7);  // 3 gaps (nan) and 3 new losses
+
+  RunResult nothing = run(dir, tiny_training(picture, dir.path("empty"), 6) + " --resume");
+  CHECK(nothing.status == 1);
+  CHECK(lines(nothing.err) == 1);
+  CHECK(nothing.err.find("--resume: no checkpoint to continue") != std::string::npos);
+}
+
+TEST_CASE("chapter 2: help, usage mistakes and errors") {
+  test::TempDir dir("chapter2-errors");
+  RunResult help = run(dir, chapter2 + " --help");
+  CHECK(help.status == 0);
+  CHECK(help.out.find("usage: 02_reverse_training") != std::string::npos);
+  CHECK(help.out.find("--iterations N") != std::string::npos);
+  CHECK(help.out.find("[default: 1000]") != std::string::npos);
+  CHECK(help.out.find("--resume") != std::string::npos);
+
+  RunResult zero = run(dir, chapter2 + " --iterations 0");
+  CHECK(zero.status == 2);
+  CHECK(zero.err.find("--iterations must be at least 1") != std::string::npos);
+  RunResult unknown = run(dir, chapter2 + " --iteration 5");
+  CHECK(unknown.status == 2);
+  CHECK(unknown.err.find("unknown flag --iteration") != std::string::npos);
+  RunResult schedule = run(dir, chapter2 + " --schedule cosin");
+  CHECK(schedule.status == 2);
+  CHECK(schedule.err.find("--schedule") != std::string::npos);
+
+  RunResult missing = run(
+      dir, chapter2 + " --image '" + dir.path("nope.png") + "' --out '" + dir.path("out") + "'");
+  CHECK(missing.status == 1);
+  CHECK(lines(missing.err) == 1);
+  CHECK(missing.err.find("nope.png") != std::string::npos);
+  if (!cuda_available()) {
+    RunResult cuda = run(dir, chapter2 + " --device cuda --out '" + dir.path("out") + "'");
+    CHECK(cuda.status == 1);
+    CHECK(lines(cuda.err) == 1);
+    CHECK(cuda.err.find("02_reverse_training: error: device: 'cuda' was asked for") !=
+          std::string::npos);
+  }
+}
+
+TEST_CASE("chapter 3 (a) samples with chapter 2's weights (or says it has none)") {
+  test::TempDir dir("chapter3a");
+  REQUIRE(run(dir, tiny_training(gradient_picture(dir, 16, 16), dir.path("02_reverse_training"), 3))
+              .status == 0);
+  // By default (a) takes 02_reverse_training/toy_model.safetensors beside its --out folder.
+  const std::string out = dir.path("03_sampling");
+  RunResult r = run(dir, chapter3 + " --parts a --size 16 --seed 2 --out '" + out + "'");
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("TRAINED weights from " + dir.path("02_reverse_training") +
+                   "/toy_model.safetensors") != std::string::npos);
+  CHECK(r.out.find("std of x_t: x_24 ") != std::string::npos);
+  check_png(out + "/a_sample.png", Shape{3, 16, 16});
+  check_png(out + "/a_steps.png", Shape{3, 20, 7 * 18 + 2});  // x_24, x_20, ..., x_0
+  CHECK(r.out.find(out + "/a_steps.png (columns x_24, x_20, x_16, x_12, x_8, x_4, x_0)") !=
+        std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(out + "/b_samples.png"));  // only part (a) ran
+
+  // The same with a trailing slash on --out.
+  RunResult slash = run(dir, chapter3 + " --parts a --size 16 --seed 2 --out '" + out + "/'");
+  CHECK(slash.status == 0);
+  CHECK(slash.out.find("TRAINED weights from " + dir.path("02_reverse_training")) !=
+        std::string::npos);
+
+  // Given explicitly, from anywhere.
+  RunResult given =
+      run(dir, chapter3 + " --parts a --size 16 --out '" + dir.path("elsewhere/x") +
+                   "' --weights '" + dir.path("02_reverse_training") + "/toy_model.safetensors'");
+  CHECK(given.status == 0);
+  CHECK(given.out.find("TRAINED weights") != std::string::npos);
+  // No weights beside the output folder: an untrained model, and it says so.
+  RunResult untrained =
+      run(dir, chapter3 + " --parts a --size 16 --out '" + dir.path("fresh/03_sampling") + "'");
+  CHECK(untrained.status == 0);
+  CHECK(untrained.out.find("model: UNTRAINED (no weights at " + dir.path("fresh") +
+                           "/02_reverse_training/toy_model.safetensors") != std::string::npos);
+  // Weights of another shape: a clear error naming the file and the tensor.
+  RunResult wrong =
+      run(dir, chapter3 + " --parts a --size 16 --hidden 8 --out '" + out + "' --weights '" +
+                   dir.path("02_reverse_training") + "/toy_model.safetensors'");
+  CHECK(wrong.status == 1);
+  CHECK(lines(wrong.err) == 1);
+  CHECK(wrong.err.find("toy_model.safetensors") != std::string::npos);
+}
+
+TEST_CASE("chapter 3 (b) and (c) smoke run: overfit, sample, strips and grids") {
+  test::TempDir dir("chapter3bc");
+  const std::string out = dir.path("out");
+  RunResult r = run(dir, chapter3 +
+                             " --parts bc --seed 1 --b-iterations 30 --b-samples 4 --b-scale 2"
+                             " --c-picture square --c-iterations 3 --c-batch 4 --c-steps 20"
+                             " --c-samples 2 --c-strip-every 5 --c-scale 2 --out '" +
+                             out + "'");
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("ToyModel(image_channels=1, hidden_channels=16, kernel_size=5)") !=
+        std::string::npos);
+  CHECK(r.out.find("TinyUNet(image_channels=1, T=20, time_dim=16, channels=16/32/64)") !=
+        std::string::npos);  // the summary
+  CHECK(r.out.find("total trainable parameters") != std::string::npos);
+  CHECK(r.out.find("distance to the training picture") != std::string::npos);
+  // (b): 8x8 grey pictures upscaled 2x = 16 px tiles.
+  check_png(out + "/b_target.png", Shape{1, 16, 16});
+  check_png(out + "/b_samples.png", Shape{1, 20, 4 * 18 + 2});        // 4 samples in a row
+  check_png(out + "/b_steps.png", Shape{1, 4 * 18 + 2, 7 * 18 + 2});  // 4 samples x 7 levels
+  check_svg(out + "/b_loss_history.svg", 2);
+  // (c): the same picture, T = 20, levels 20, 15, 10, 5, 0.
+  check_png(out + "/c_target.png", Shape{1, 16, 16});
+  check_png(out + "/c_samples.png", Shape{1, 20, 2 * 18 + 2});
+  check_png(out + "/c_steps.png", Shape{1, 2 * 18 + 2, 5 * 18 + 2});
+  CHECK(r.out.find("columns x_20, x_15, x_10, x_5, x_0") != std::string::npos);
+  check_svg(out + "/c_loss_history.svg", 2);
+  CHECK_FALSE(std::filesystem::exists(out + "/a_sample.png"));
+
+  // (c) on a colour picture file, shrunk to 8x8.
+  const std::string colour = dir.path("colour");
+  RunResult c = run(dir, chapter3 + " --parts c --c-picture '" + gradient_picture(dir, 12, 10) +
+                             "' --c-size 8 --c-iterations 2 --c-batch 2 --c-steps 10"
+                             " --c-samples 1 --c-scale 1 --out '" +
+                             colour + "'");
+  INFO("stdout:\n" << c.out << "\nstderr:\n" << c.err);
+  REQUIRE(c.status == 0);
+  check_png(colour + "/c_target.png", Shape{3, 8, 8});
+  check_png(colour + "/c_samples.png", Shape{3, 12, 12});
+}
+
+TEST_CASE("chapter 3: help, usage mistakes and errors") {
+  test::TempDir dir("chapter3-errors");
+  RunResult help = run(dir, chapter3 + " --help");
+  CHECK(help.status == 0);
+  CHECK(help.out.find("usage: 03_sampling") != std::string::npos);
+  CHECK(help.out.find("--b-iterations N") != std::string::npos);
+  CHECK(help.out.find("[default: 10000]") != std::string::npos);
+
+  RunResult parts = run(dir, chapter3 + " --parts abx");
+  CHECK(parts.status == 2);
+  CHECK(parts.err.find("--parts takes letters among a, b, c") != std::string::npos);
+  RunResult picture = run(dir, chapter3 + " --parts c --c-picture '" + dir.path("nope.png") + "'");
+  CHECK(picture.status == 2);
+  CHECK(picture.err.find("--c-picture is mandrill, square or an existing file") !=
+        std::string::npos);
+  RunResult unknown = run(dir, chapter3 + " --b-iteration 5");
+  CHECK(unknown.status == 2);
+  RunResult variance = run(dir, chapter3 + " --variance sigma");
+  CHECK(variance.status == 2);
+  CHECK(variance.err.find("--variance") != std::string::npos);
+
+  // The exercises' switches: beta_t as the reverse variance, the cosine schedule.
+  RunResult beta = run(dir, chapter3 +
+                                " --parts b --b-iterations 5 --b-samples 1 --variance beta"
+                                " --schedule cosine --out '" +
+                                dir.path("beta") + "'");
+  CHECK(beta.status == 0);
+  CHECK(beta.out.find("sigma_t^2 = beta_t") != std::string::npos);
+  CHECK(beta.out.find("beta cosine") != std::string::npos);
+
+  // An explicit --weights that does not exist: one clear line, before any work.
+  RunResult weights = run(dir, chapter3 + " --weights '" + dir.path("missing.safetensors") +
+                                   "' --out '" + dir.path("out") + "'");
+  CHECK(weights.status == 1);
+  CHECK(lines(weights.err) == 1);
+  CHECK(weights.err.find("03_sampling: error: --weights: no such file: '" +
+                         dir.path("missing.safetensors") + "'") != std::string::npos);
+  CHECK(weights.out.empty());
+
+  // A picture size the U-Net cannot halve twice.
+  RunResult size = run(dir, chapter3 + " --parts c --c-picture '" + gradient_picture(dir, 8, 8) +
+                                "' --c-size 10 --c-iterations 1 --out '" + dir.path("out") + "'");
+  CHECK(size.status == 1);
+  CHECK(lines(size.err) == 1);
+  CHECK(size.err.find("divisible by 4") != std::string::npos);
+  if (!cuda_available()) {
+    RunResult cuda = run(dir, chapter3 + " --device cuda --out '" + dir.path("out") + "'");
+    CHECK(cuda.status == 1);
+    CHECK(lines(cuda.err) == 1);
+    CHECK(cuda.err.find("03_sampling: error: device: 'cuda' was asked for") != std::string::npos);
   }
 }

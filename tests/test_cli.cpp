@@ -172,6 +172,23 @@ TEST_CASE("progress: every 10% to a log, a final line with the total") {
   CHECK(terminal.str().find('\r') != std::string::npos);  // redrawn in place
   CHECK(terminal.str().back() == '\n');
 
+  // A log line between progress updates: on a terminal the progress line is cleared first
+  // and redrawn after it; in a log it is just the line.
+  std::ostringstream screen, noted;
+  Progress drawn("training", 10, 10, &screen, true);
+  drawn.update(4, 0.5);
+  drawn.note("iteration 4  loss 0.5", &noted);
+  CHECK(noted.str() == "iteration 4  loss 0.5\n");
+  const std::string shown = screen.str();
+  const size_t cleared = shown.rfind("\r\033[K");
+  REQUIRE(cleared != std::string::npos);
+  CHECK(shown.find("training  4/10", cleared) != std::string::npos);  // redrawn after the note
+  std::ostringstream quiet_log, quiet_text;
+  Progress logged("training", 10, 10, &quiet_log, false);
+  logged.note("hello", &quiet_text);
+  CHECK(quiet_text.str() == "hello\n");
+  CHECK(quiet_log.str().empty());
+
   CHECK(format_duration(65) == "01:05");
   CHECK(format_duration(3723) == "1:02:03");
   CHECK_THROWS_WITH_AS(Progress("x", 0), doctest::Contains("total must be at least 1"), Error);

@@ -146,6 +146,32 @@ TEST_CASE("PNG written and read back") {
   CHECK(clamped[3] == doctest::Approx(77.0 / 255.0));   // 76.5 rounds up
 }
 
+TEST_CASE("load_picture: centre crop to a square, resize, model range, a batch of one") {
+  test::TempDir dir("load-picture");
+  // 6 wide, 4 high: columns 0..5 hold 0, 0.2, ..., 1.0 (red), green is 1 everywhere.
+  std::vector<float> values(3 * 4 * 6, 0.0f);
+  for (int y = 0; y < 4; ++y)
+    for (int x = 0; x < 6; ++x) {
+      values[static_cast<size_t>((0 * 4 + y) * 6 + x)] = 0.2f * static_cast<float>(x);
+      values[static_cast<size_t>((1 * 4 + y) * 6 + x)] = 1.0f;
+    }
+  const std::string path = dir.path("wide.png");
+  save_png(path, from_vector(values, Shape{3, 4, 6}));
+  Tensor same = load_picture(path, 4);  // the central 4x4: columns 1..4
+  REQUIRE(same.shape() == Shape{1, 3, 4, 4});
+  CHECK(same.at({0, 0, 0, 0}) == doctest::Approx(2 * (51 / 255.0) - 1).epsilon(1e-5));
+  CHECK(same.at({0, 0, 3, 3}) == doctest::Approx(2 * (204 / 255.0) - 1).epsilon(1e-5));
+  CHECK(same.at({0, 1, 2, 2}) == doctest::Approx(1.0));   // green 1 -> +1
+  CHECK(same.at({0, 2, 2, 2}) == doctest::Approx(-1.0));  // blue 0 -> -1
+  Tensor small = load_picture(path, 2);  // area-averaged pairs of columns: (1, 2) and (3, 4)
+  REQUIRE(small.shape() == Shape{1, 3, 2, 2});
+  CHECK(small.at({0, 0, 0, 0}) == doctest::Approx(2 * ((51 + 102) / 510.0) - 1).epsilon(1e-5));
+  Tensor grey = load_picture(path, 8, 1);  // one channel, enlarged
+  CHECK(grey.shape() == Shape{1, 1, 8, 8});
+  CHECK_THROWS_WITH_AS(load_picture(dir.path("missing.png"), 4), doctest::Contains("missing.png"),
+                       Error);
+}
+
 TEST_CASE("image files: clear errors") {
   test::TempDir dir("bad-image");
   CHECK_THROWS_WITH_AS(

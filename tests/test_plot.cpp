@@ -148,3 +148,41 @@ TEST_CASE("plots are saved to files; bad input is named") {
                        doctest::Contains("series 'bad' has 2 x values but 1 y values"), Error);
   CHECK_THROWS_WITH_AS(plot.add("bad", zeros({2, 2})), doctest::Contains("1-D tensor"), Error);
 }
+
+TEST_CASE("moving average: trailing window, fewer values at the start, gaps left out") {
+  const std::vector<double> values = {4, 2, 6, 8, 10};
+  const std::vector<double> two = moving_average(values, 2);
+  CHECK(two == std::vector<double>{4, 3, 4, 7, 9});
+  const std::vector<double> three = moving_average(values, 3);
+  CHECK(three[0] == 4);
+  CHECK(three[1] == 3);
+  CHECK(three[2] == 4);
+  CHECK(three[4] == doctest::Approx(8));
+  CHECK(moving_average(values, 1) == values);
+  CHECK(moving_average(values, 100)[4] == doctest::Approx(6));
+  // A missing value (NaN, e.g. a loss lost with a history file) is skipped, not spread.
+  const std::vector<double> gap = moving_average({1, NAN, 3, 5}, 2);
+  CHECK(gap[0] == 1);
+  CHECK(gap[1] == 1);
+  CHECK(gap[2] == 3);
+  CHECK(gap[3] == 4);
+  CHECK(std::isnan(moving_average({NAN, NAN, 2}, 2)[1]));
+  CHECK(moving_average({}, 3).empty());
+  CHECK_THROWS_WITH_AS(moving_average(values, 0), doctest::Contains("window must be >= 1"), Error);
+}
+
+TEST_CASE("loss plot: the raw loss and its moving average on a log axis") {
+  std::vector<double> losses;
+  for (int i = 0; i < 300; ++i) losses.push_back(1.0 / (1 + i) + 0.05 * (i % 3));
+  LinePlot plot = loss_plot(losses, 25, "training loss");
+  CHECK(plot.log_y);
+  REQUIRE(plot.series.size() == 2);
+  CHECK(plot.series[0].y == losses);
+  CHECK(plot.series[1].y == moving_average(losses, 25));
+  CHECK(plot.series[1].name == "mean of the last 25");
+  const std::string svg = plot.svg();
+  CHECK(test::xml_problem(svg) == "");
+  CHECK(count(svg, "class=\"series\"") == 2);
+  CHECK(svg.find(">training loss</text>") != std::string::npos);
+  CHECK(svg.find(">iteration</text>") != std::string::npos);
+}

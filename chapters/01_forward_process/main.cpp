@@ -341,20 +341,6 @@ void plot_schedules(const Chapter& ch, int64_t steps, double beta_start, double 
   std::printf("    -> %s\n", path.c_str());
 }
 
-// The picture as a [1, 3, size, size] tensor in [-1, 1]: centre-cropped to a square, resized
-// (area averaging when shrinking), scaled from [0, 1] to the model range.
-Tensor load_picture(const std::string& path, int64_t size, Device device) {
-  Tensor picture = load_image(path, 3);  // [3, H, W] in [0, 1]
-  const int64_t h = picture.size(1), w = picture.size(2), side = std::min(h, w);
-  if (h != w)
-    picture = slice(slice(picture, 1, (h - side) / 2, (h - side) / 2 + side), 2, (w - side) / 2,
-                    (w - side) / 2 + side);
-  if (side != size)
-    picture =
-        resize(picture, size, size, size < side ? ResizeFilter::Area : ResizeFilter::Bilinear);
-  return unsqueeze(normalize_to_neg_one_to_one(picture), 0).to(device);
-}
-
 int run(int argc, char** argv) {
   Cli cli("01_forward_process",
           "Chapter 1: the forward (noising) process on one picture. Writes four image grids\n"
@@ -401,7 +387,8 @@ int run(int argc, char** argv) {
   } else {
     std::printf("picture: %s\n", path.c_str());
   }
-  Tensor x0 = load_picture(path, size, ch.device);
+  // [1, 3, size, size] in [-1, 1]: centre-cropped to a square, resized, scaled from [0, 1].
+  Tensor x0 = load_picture(path, size, 3, ch.device);
   std::printf("x_0: %lldx%lld RGB, pixels scaled to [-1, 1]; grids show %s tiles; outputs in %s/\n",
               static_cast<long long>(size), static_cast<long long>(size),
               tile > 0 && tile < size ? (std::to_string(tile) + " px").c_str() : "full-size",
