@@ -116,6 +116,15 @@ void Backend::group_norm_backward(const float*, const float*, const float*, cons
                                   int64_t, int64_t) {
   missing("group_norm_backward");
 }
+void Backend::group_norm_silu_forward(const float*, const float*, const float*, float*, float*,
+                                      float*, int64_t, int64_t, int64_t, int64_t, float) {
+  missing("group_norm_silu_forward");
+}
+void Backend::group_norm_silu_backward(const float*, const float*, const float*, const float*,
+                                       const float*, const float*, float*, float*, float*,
+                                       int64_t, int64_t, int64_t, int64_t) {
+  missing("group_norm_silu_backward");
+}
 void Backend::max_pool2d_forward(const float*, float*, float*, const Pool2dGeometry&) {
   missing("max_pool2d_forward");
 }

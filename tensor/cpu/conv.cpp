@@ -30,14 +30,19 @@
 // A 1x1 convolution with stride 1 and no padding needs no unrolling at all: (1) reduces to
 // col = x, so the GEMMs read the input (and write dx) directly.
 #include <algorithm>
+#include <array>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
+#include "tensor/cpu/conv_kernels.h"
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/error.h"
 
 namespace drift {
 
@@ -172,12 +177,34 @@ int lanes_for(int64_t units) {
   return (threads > 1 && units >= threads) ? threads : 1;
 }
 
-// Runs body(unit, lane, scratch) for unit = 0..units-1 on `lanes` threads, each owning
-// `scratch_floats` floats of scratch memory (reused across calls through `scratch`).
+// A growable 64-byte aligned buffer per thread and purpose, kept for the thread's lifetime
+// (OpenMP keeps its workers alive), so steady-state calls allocate nothing.
+enum ScratchSlot { kColumnSlot, kPackedWeightSlot, kGradientSlot, kSlotCount };
+float* thread_scratch(ScratchSlot slot, int64_t floats) {
+  struct Buffer {
+    float* data = nullptr;
+    int64_t size = 0;
+    ~Buffer() { std::free(data); }
+  };
+  thread_local Buffer buffers[kSlotCount];
+  Buffer& b = buffers[slot];
+  if (floats > b.size) {
+    std::free(b.data);
+    b.data = nullptr;
+    b.size = 0;
+    const size_t bytes = static_cast<size_t>(floats) * sizeof(float);
+    void* ptr = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    DRIFT_CHECK(ptr != nullptr, "conv2d: out of memory allocating " << bytes << " bytes of scratch");
+    b.data = static_cast<float*>(ptr);
+    b.size = floats;
+  }
+  return b.data;
+}
+
+// Runs body(unit, lane, scratch) for unit = 0..units-1 on `lanes` threads, each with its own
+// `scratch_floats` floats of scratch memory (the lane's column buffer).
 template <class Body>
-void for_each_unit(int64_t units, int lanes, int64_t scratch_floats,
-                   std::vector<float>& scratch, Body&& body) {
-  scratch.resize(static_cast<size_t>(std::max<int64_t>(scratch_floats, 1) * lanes));
+void for_each_unit(int64_t units, int lanes, int64_t scratch_floats, Body&& body) {
 #pragma omp parallel num_threads(lanes) if (lanes > 1)
   {
 #ifdef _OPENMP
@@ -185,7 +212,7 @@ void for_each_unit(int64_t units, int lanes, int64_t scratch_floats,
 #else
     const int lane = 0;
 #endif
-    float* mine = scratch.data() + lane * std::max<int64_t>(scratch_floats, 1);
+    float* mine = thread_scratch(kColumnSlot, std::max<int64_t>(scratch_floats, 1));
 #pragma omp for schedule(static)
     for (int64_t unit = 0; unit < units; ++unit) body(unit, lane, mine);
   }
@@ -195,16 +222,14 @@ int64_t scratch_size(const ConvPlan& p, const Conv2dGeometry& g) {
   return p.direct ? 0 : p.K * p.rows_per_tile * g.out_w;
 }
 
-}  // namespace
-
 // Equation (2), one (image, band) unit at a time: y rows of the band start as the bias
 // (or 0) and the GEMM adds W_g @ col onto them (beta = 1).
-void CpuBackend::conv2d_forward(const float* x, const float* w, const float* bias, float* y,
-                                const Conv2dGeometry& g) {
+void im2col_forward(const float* x, const float* w, const float* bias, float* y,
+                    const Conv2dGeometry& g) {
+  Backend& be = cpu_backend();
   const ConvPlan p = make_plan(g);
-  std::vector<float> scratch;
   const int64_t units = g.batch * p.tiles;
-  for_each_unit(units, lanes_for(units), scratch_size(p, g), scratch,
+  for_each_unit(units, lanes_for(units), scratch_size(p, g),
                 [&](int64_t unit, int, float* col_buffer) {
     const int64_t n = unit / p.tiles, tile = unit % p.tiles;
     const int64_t oh_begin = p.tile_begin(tile), oh_end = p.tile_end(tile, g.out_h);
@@ -219,7 +244,7 @@ void CpuBackend::conv2d_forward(const float* x, const float* w, const float* bia
       }
       int64_t ld;
       const float* col = columns(x_group, p, g, oh_begin, oh_end, col_buffer, ld);
-      gemm(false, false, p.out_per_group, width, p.K, 1.0f, w + group * p.out_per_group * p.K,
+      be.gemm(false, false, p.out_per_group, width, p.K, 1.0f, w + group * p.out_per_group * p.K,
            p.K, col, ld, 1.0f, y_group, p.P, 1, 0, 0, 0);
     }
   });
@@ -228,16 +253,15 @@ void CpuBackend::conv2d_forward(const float* x, const float* w, const float* bia
 // Equation (3): dcol = W_g^T @ dy_g for a band, then col2im adds it into gx. Bands of one
 // image overlap in the input rows they touch, so even bands run (in parallel) before odd
 // bands; make_plan made bands tall enough that bands t and t+2 never overlap.
-void CpuBackend::conv2d_backward_input(const float* gy, const float* w, float* gx,
-                                       const Conv2dGeometry& g) {
+void im2col_backward_input(const float* gy, const float* w, float* gx, const Conv2dGeometry& g) {
+  Backend& be = cpu_backend();
   const ConvPlan p = make_plan(g);
-  if (!p.direct) fill(gx, g.batch * g.in_channels * p.in_plane, 0.0f);
-  std::vector<float> scratch;
+  if (!p.direct) be.fill(gx, g.batch * g.in_channels * p.in_plane, 0.0f);
   for (int64_t parity = 0; parity < 2; ++parity) {
     const int64_t bands = (p.tiles - parity + 1) / 2;  // tiles parity, parity+2, ...
     if (bands <= 0) continue;
     const int64_t units = g.batch * bands;
-    for_each_unit(units, lanes_for(units), scratch_size(p, g), scratch,
+    for_each_unit(units, lanes_for(units), scratch_size(p, g),
                   [&](int64_t unit, int, float* dcol) {
       const int64_t n = unit / bands, tile = parity + 2 * (unit % bands);
       const int64_t oh_begin = p.tile_begin(tile), oh_end = p.tile_end(tile, g.out_h);
@@ -248,11 +272,11 @@ void CpuBackend::conv2d_backward_input(const float* gy, const float* w, float* g
                                 oh_begin * g.out_w;
         const float* w_group = w + group * p.out_per_group * p.K;
         if (p.direct) {  // col = x, so dcol is dx itself: write it in place
-          gemm(true, false, p.K, width, p.out_per_group, 1.0f, w_group, p.K, gy_group, p.P,
-               0.0f, gx_group + oh_begin * g.out_w, p.P, 1, 0, 0, 0);
+          be.gemm(true, false, p.K, width, p.out_per_group, 1.0f, w_group, p.K, gy_group, p.P,
+                  0.0f, gx_group + oh_begin * g.out_w, p.P, 1, 0, 0, 0);
         } else {
-          gemm(true, false, p.K, width, p.out_per_group, 1.0f, w_group, p.K, gy_group, p.P,
-               0.0f, dcol, width, 1, 0, 0, 0);
+          be.gemm(true, false, p.K, width, p.out_per_group, 1.0f, w_group, p.K, gy_group, p.P,
+                  0.0f, dcol, width, 1, 0, 0, 0);
           col2im(dcol, p.in_per_group, g, oh_begin, oh_end, gx_group);
         }
       }
@@ -262,26 +286,29 @@ void CpuBackend::conv2d_backward_input(const float* gy, const float* w, float* g
 
 // Equations (4) and (5). Each lane sums the contributions of its units into its own partial
 // dW and dbias (lane 0 uses gw itself); the partials are added at the end, in lane order.
-void CpuBackend::conv2d_backward_weight(const float* x, const float* gy, float* gw,
-                                        float* gbias, const Conv2dGeometry& g) {
+void im2col_backward_weight(const float* x, const float* gy, float* gw, float* gbias,
+                            const Conv2dGeometry& g) {
+  Backend& be = cpu_backend();
   const ConvPlan p = make_plan(g);
   const int64_t weight_size = g.out_channels * p.K;
   const int64_t units = g.batch * p.tiles;
   const int lanes = lanes_for(units);
-  std::vector<std::vector<float>> partial_w(static_cast<size_t>(lanes));
+  // Each lane's partial dW lives in its thread's scratch (lane 0 writes gw itself).
+  std::vector<float*> partial_w(static_cast<size_t>(lanes), nullptr);
   std::vector<std::vector<double>> partial_b(
       static_cast<size_t>(lanes), std::vector<double>(static_cast<size_t>(g.out_channels), 0.0));
-  for (int lane = 1; lane < lanes; ++lane)
-    partial_w[static_cast<size_t>(lane)].assign(static_cast<size_t>(weight_size), 0.0f);
-  fill(gw, weight_size, 0.0f);
+  be.fill(gw, weight_size, 0.0f);
 
-  std::vector<float> scratch;
-  for_each_unit(units, lanes, scratch_size(p, g), scratch,
+  for_each_unit(units, lanes, scratch_size(p, g),
                 [&](int64_t unit, int lane, float* col_buffer) {
     const int64_t n = unit / p.tiles, tile = unit % p.tiles;
     const int64_t oh_begin = p.tile_begin(tile), oh_end = p.tile_end(tile, g.out_h);
     const int64_t width = (oh_end - oh_begin) * g.out_w;
-    float* dw = lane == 0 ? gw : partial_w[static_cast<size_t>(lane)].data();
+    float*& dw = partial_w[static_cast<size_t>(lane)];
+    if (dw == nullptr) {  // the lane's first unit: its partial starts at zero
+      dw = lane == 0 ? gw : thread_scratch(kGradientSlot, weight_size);
+      if (lane != 0) std::fill(dw, dw + weight_size, 0.0f);
+    }
     for (int64_t group = 0; group < g.groups; ++group) {
       const float* x_group = x + (n * g.in_channels + group * p.in_per_group) * p.in_plane;
       const float* gy_group = gy + (n * g.out_channels + group * p.out_per_group) * p.P +
@@ -289,8 +316,8 @@ void CpuBackend::conv2d_backward_weight(const float* x, const float* gy, float* 
       int64_t ld;
       const float* col = columns(x_group, p, g, oh_begin, oh_end, col_buffer, ld);
       // dW_g += dy_band [C_out/G, width] @ col^T [width, K]
-      gemm(false, true, p.out_per_group, p.K, width, 1.0f, gy_group, p.P, col, ld, 1.0f,
-           dw + group * p.out_per_group * p.K, p.K, 1, 0, 0, 0);
+      be.gemm(false, true, p.out_per_group, p.K, width, 1.0f, gy_group, p.P, col, ld, 1.0f,
+              dw + group * p.out_per_group * p.K, p.K, 1, 0, 0, 0);
       if (gbias) {
         std::vector<double>& db = partial_b[static_cast<size_t>(lane)];
         for (int64_t co = 0; co < p.out_per_group; ++co) {
@@ -303,8 +330,9 @@ void CpuBackend::conv2d_backward_weight(const float* x, const float* gy, float* 
     }
   });
   for (int lane = 1; lane < lanes; ++lane) {
-    const float* part = partial_w[static_cast<size_t>(lane)].data();
-    for (int64_t i = 0; i < weight_size; ++i) gw[i] += part[i];
+    const float* part = partial_w[static_cast<size_t>(lane)];
+    if (part != nullptr)
+      for (int64_t i = 0; i < weight_size; ++i) gw[i] += part[i];
   }
   if (gbias) {
     for (int64_t co = 0; co < g.out_channels; ++co) {
@@ -314,6 +342,318 @@ void CpuBackend::conv2d_backward_weight(const float* x, const float* gy, float* 
       gbias[co] = static_cast<float>(total);
     }
   }
+}
+
+
+// ================================================================================================
+// The direct path: "same" convolutions (stride 1, output as large as the input) without im2col.
+//
+// im2col writes every input value KH*KW times into the column matrix, and the GEMM then copies
+// the column matrix once more into its packed panels; for the small channel counts of our
+// models (16-128 channels, 3x3 kernels) that copying costs about as much as the arithmetic.
+// With stride 1 and an output of the input's size it can all be skipped, because of how a
+// row of the column matrix looks. Number the pixels of a plane q = oh * W + ow. Row (c, kh, kw)
+// of the column matrix (1) holds, at column q,
+//
+//     x[c][oh + kh - ph][ow + kw - pw] = x_c[q + tap_offset],  tap_offset = (kh-ph) W + (kw-pw)  (6)
+//
+// when that pixel is inside the image, and 0 in the padding. So it is the plane of channel c
+// itself, shifted by a constant, with some entries zeroed: consecutive q read consecutive
+// memory. The GEMM kernel (conv_kernels.h, same_conv_tile) therefore reads its B operand
+// straight from x with masked vector loads; the mask of each (vector of positions, tap) says
+// which pixels are inside the image (left/right columns and top/bottom rows of a tap fall
+// into the padding) and is computed once per call. No copy of x is made; the output is
+// written in place, tile by tile. The weights are packed tap by tap into the GEMM's A panels
+// (a few KB).
+//
+//   forward          y = W * x (+ bias as the tiles' start value)
+//   backward input   dx = a same convolution of dy with W flipped in kh, kw and transposed in
+//                    (c_out, c_in): the adjoint of a stride-1 convolution is a stride-1
+//                    convolution with the rotated kernel, and with padding (K-1)/2 its output
+//                    is again H x W
+//   backward weight  dW[co][c][t] = sum over images and q of dy[co][q] * x_c[q + tap_offset[t]]
+//                    (conv_kernels.h, weight_grad_tile: vector partial sums, added at the end)
+// ================================================================================================
+
+// The direct path takes stride-1 convolutions whose output is as large as the input (padding
+// (K-1)/2, odd kernels); 1x1 kernels are plain GEMMs already (make_plan's `direct`).
+bool direct_applies(const Conv2dGeometry& g) {
+  return g.stride_h == 1 && g.stride_w == 1 && g.kernel_h * g.kernel_w > 1 &&
+         g.out_h == g.in_h && g.out_w == g.in_w;
+}
+
+// A same convolution from `in_channels` planes to `out_channels` planes of H x W.
+struct DirectPlan {
+  int64_t batch = 1, in_channels = 1, out_channels = 1, groups = 1;
+  int64_t H = 1, W = 1, HW = 1, kernel_h = 1, kernel_w = 1, pad_h = 0, pad_w = 0;
+  int64_t taps = 1, in_per_group = 1, out_per_group = 1, K = 1;  // K = in_per_group * taps
+  int64_t vectors = 1;  // vectors of kLanes positions per plane (the last one partial)
+  std::vector<int64_t> tap_offsets;               // (6), tap t = kh * KW + kw
+  const conv_kernels::MaskBits* masks = nullptr;  // [vectors][taps], see tap_masks
+};
+
+// masks[v * taps + t], bit l: position q = v * kLanes + l exists (q < HW) and its tap-t pixel
+// is inside the image. Kept per thread for the last few geometries (they repeat every step).
+const conv_kernels::MaskBits* tap_masks(const DirectPlan& p) {
+  using conv_kernels::kLanes;
+  using Key = std::array<int64_t, 6>;
+  thread_local std::map<Key, std::vector<conv_kernels::MaskBits>> cache;
+  const Key key{p.H, p.W, p.kernel_h, p.kernel_w, p.pad_h, p.pad_w};
+  auto found = cache.find(key);
+  if (found != cache.end()) return found->second.data();
+  if (cache.size() >= 16) cache.clear();  // bounded: a model has a handful of plane sizes
+  std::vector<conv_kernels::MaskBits> masks(static_cast<size_t>(p.vectors * p.taps), 0);
+  for (int64_t q = 0; q < p.HW; ++q) {
+    const int64_t oh = q / p.W, ow = q % p.W;
+    for (int64_t kh = 0; kh < p.kernel_h; ++kh)
+      for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
+        const int64_t ih = oh + kh - p.pad_h, iw = ow + kw - p.pad_w;
+        if (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W)
+          masks[static_cast<size_t>((q / kLanes) * p.taps + kh * p.kernel_w + kw)] |=
+              static_cast<conv_kernels::MaskBits>(1u << (q % kLanes));
+      }
+  }
+  return cache.emplace(key, std::move(masks)).first->second.data();
+}
+
+DirectPlan make_direct_plan(int64_t batch, int64_t in_channels, int64_t out_channels,
+                            int64_t groups, const Conv2dGeometry& g) {
+  DirectPlan p;
+  p.batch = batch;
+  p.in_channels = in_channels;
+  p.out_channels = out_channels;
+  p.groups = groups;
+  p.H = g.in_h;
+  p.W = g.in_w;
+  p.HW = p.H * p.W;
+  p.kernel_h = g.kernel_h;
+  p.kernel_w = g.kernel_w;
+  p.pad_h = g.pad_h;  // = (KH - 1) / 2, the same for the adjoint
+  p.pad_w = g.pad_w;
+  p.taps = p.kernel_h * p.kernel_w;
+  p.in_per_group = in_channels / groups;
+  p.out_per_group = out_channels / groups;
+  p.K = p.in_per_group * p.taps;
+  p.vectors = (p.HW + conv_kernels::kLanes - 1) / conv_kernels::kLanes;
+  for (int64_t kh = 0; kh < p.kernel_h; ++kh)
+    for (int64_t kw = 0; kw < p.kernel_w; ++kw)
+      p.tap_offsets.push_back((kh - p.pad_h) * p.W + (kw - p.pad_w));
+  p.masks = tap_masks(p);
+  return p;
+}
+
+// The weights of every group as GEMM A panels, tap by tap: for group g, panel i holds rows
+// [i kMR, i kMR + kMR) as steps (t, c) of kMR values (zeros past the last row), in the order
+// same_conv_tile walks them. weight(g, row, c, t) gives the entry.
+template <class Weight>
+const float* pack_weights(const DirectPlan& p, Weight&& weight) {
+  using conv_kernels::kMR;
+  const int64_t panels = (p.out_per_group + kMR - 1) / kMR;
+  const int64_t group_floats = panels * kMR * p.K;
+  float* packed = thread_scratch(kPackedWeightSlot, p.groups * group_floats);
+  for (int64_t g = 0; g < p.groups; ++g)
+    for (int64_t panel = 0; panel < panels; ++panel) {
+      float* dst = packed + g * group_floats + panel * kMR * p.K;
+      for (int64_t t = 0; t < p.taps; ++t)
+        for (int64_t c = 0; c < p.in_per_group; ++c, dst += kMR)
+          for (int64_t r = 0; r < kMR; ++r) {
+            const int64_t row = panel * kMR + r;
+            dst[r] = row < p.out_per_group ? weight(g, row, c, t) : 0.0f;
+          }
+    }
+  return packed;
+}
+
+// Positions per unit of work along a plane (a multiple of the strip width): a whole 28x28
+// plane is one unit; a 512x512 plane is cut into parts so that threads can share one image.
+constexpr int64_t kPositionsPerPart = 1536;
+
+// Runs body(unit, lane) for unit = 0..units-1, shared among the threads.
+template <class Body>
+void run_units(int64_t units, Body&& body) {
+  const int lanes = lanes_for(units);
+#pragma omp parallel num_threads(lanes) if (lanes > 1)
+  {
+#ifdef _OPENMP
+    const int lane = omp_get_thread_num();
+#else
+    const int lane = 0;
+#endif
+#pragma omp for schedule(static)
+    for (int64_t unit = 0; unit < units; ++unit) body(unit, lane);
+  }
+}
+
+// out = same conv of `input` with the packed weights (+ bias): the forward pass and the
+// backward-input pass. One unit = one part of one image; for each strip of kNR positions,
+// every (group, panel of kMR output channels) tile, written straight into `output`.
+void direct_conv(const float* input, const float* packed_weights, const float* bias,
+                 float* output, const DirectPlan& p) {
+  using conv_kernels::kLanes;
+  using conv_kernels::kMR;
+  using conv_kernels::kVectors;
+  constexpr int64_t kStrip = kVectors * kLanes;
+  const int64_t panels = (p.out_per_group + kMR - 1) / kMR;
+  const int64_t group_floats = panels * kMR * p.K;
+  const int64_t strips = (p.HW + kStrip - 1) / kStrip;
+  const int64_t strips_per_part = std::max<int64_t>(1, kPositionsPerPart / kStrip);
+  const int64_t parts = (strips + strips_per_part - 1) / strips_per_part;
+  run_units(p.batch * parts, [&](int64_t unit, int) {
+    const int64_t n = unit / parts, part = unit % parts;
+    const float* image = input + n * p.in_channels * p.HW;
+    const int64_t strip_end = std::min(strips, (part + 1) * strips_per_part);
+    for (int64_t strip = part * strips_per_part; strip < strip_end; ++strip) {
+      const int64_t q0 = strip * kStrip;
+      const int width = static_cast<int>(std::min(kStrip, p.HW - q0));
+      const int vectors = static_cast<int>((width + kLanes - 1) / kLanes);
+      const conv_kernels::MaskBits* masks = p.masks + (q0 / kLanes) * p.taps;
+      for (int64_t g = 0; g < p.groups; ++g) {
+        const float* x_group = image + g * p.in_per_group * p.HW + q0;
+        for (int64_t panel = 0; panel < panels; ++panel) {
+          const int64_t row0 = panel * kMR;
+          const int rows = static_cast<int>(std::min<int64_t>(kMR, p.out_per_group - row0));
+          const int64_t out_channel = g * p.out_per_group + row0;
+          conv_kernels::same_conv_tile_for(rows, vectors)(
+              p.in_per_group, static_cast<int>(p.taps),
+              packed_weights + g * group_floats + row0 * p.K, x_group, p.HW,
+              p.tap_offsets.data(), masks, bias ? bias + out_channel : nullptr,
+              output + (n * p.out_channels + out_channel) * p.HW + q0, p.HW, width);
+        }
+      }
+    }
+  });
+}
+
+// Equations (4) and (5) on the direct layout. One unit = a chunk of images (as many as keep
+// a tile's dy rows, kGradRows x chunk x HW floats, within ~40 KB of L1) or, for large planes,
+// a part of one image. Each lane sums into its own partial dW and dbias; the partials are
+// added in lane order at the end (deterministic for a given thread count).
+void direct_backward_weight(const float* x, const float* gy, float* gw, float* gbias,
+                            const Conv2dGeometry& g) {
+  using conv_kernels::kGradChannels;
+  using conv_kernels::kGradRows;
+  using conv_kernels::kLanes;
+  const DirectPlan p = make_direct_plan(g.batch, g.in_channels, g.out_channels, g.groups, g);
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.batch, 1280 / p.HW));
+  const int64_t vectors_per_part = std::max<int64_t>(1, kPositionsPerPart / kLanes);
+  const int64_t parts = (p.vectors + vectors_per_part - 1) / vectors_per_part;
+  const int64_t chunks = (g.batch + chunk - 1) / chunk;
+  const int64_t units = chunks * parts;
+  const int lanes = lanes_for(units);
+  const int64_t weight_size = g.out_channels * p.K;
+  const int64_t center = p.pad_h * p.kernel_w + p.pad_w;  // the tap that reads q itself
+
+  std::vector<float*> partial_w(static_cast<size_t>(lanes), nullptr);
+  std::vector<std::vector<double>> partial_b(
+      static_cast<size_t>(lanes), std::vector<double>(static_cast<size_t>(g.out_channels), 0.0));
+#pragma omp parallel num_threads(lanes) if (lanes > 1)
+  {
+#ifdef _OPENMP
+    const int lane = omp_get_thread_num();
+#else
+    const int lane = 0;
+#endif
+    float* dw = thread_scratch(kGradientSlot, weight_size);
+    std::fill(dw, dw + weight_size, 0.0f);
+    partial_w[static_cast<size_t>(lane)] = dw;
+    std::vector<double>& db = partial_b[static_cast<size_t>(lane)];
+#pragma omp for schedule(static)
+    for (int64_t unit = 0; unit < units; ++unit) {
+      const int64_t first = (unit / parts) * chunk, part = unit % parts;
+      const int64_t images = std::min(chunk, g.batch - first);
+      const int64_t v0 = part * vectors_per_part;
+      const int64_t steps = std::min(p.vectors, v0 + vectors_per_part) - v0;
+      const int64_t q0 = v0 * kLanes, q_end = std::min(p.HW, (v0 + steps) * kLanes);
+      const float* x_unit = x + first * g.in_channels * p.HW + q0;
+      const float* dy_unit = gy + first * g.out_channels * p.HW + q0;
+      const conv_kernels::MaskBits* masks = p.masks + v0 * p.taps;
+      if (gbias) {  // (5), in double; a vector of partial sums, not one long chain
+        for (int64_t i = 0; i < images; ++i)
+          for (int64_t co = 0; co < g.out_channels; ++co) {
+            const float* row = dy_unit + (i * g.out_channels + co) * p.HW;
+            double total = 0.0;
+#pragma omp simd reduction(+ : total)
+            for (int64_t q = 0; q < q_end - q0; ++q) total += row[q];
+            db[static_cast<size_t>(co)] += total;
+          }
+      }
+      for (int64_t grp = 0; grp < p.groups; ++grp) {
+        for (int64_t co0 = 0; co0 < p.out_per_group; co0 += kGradRows) {
+          const int rows = static_cast<int>(std::min<int64_t>(kGradRows, p.out_per_group - co0));
+          const int64_t co = grp * p.out_per_group + co0;
+          for (int64_t t = 0; t < p.taps; ++t) {
+            for (int64_t c0 = 0; c0 < p.in_per_group; c0 += kGradChannels) {
+              const int channels =
+                  static_cast<int>(std::min<int64_t>(kGradChannels, p.in_per_group - c0));
+              conv_kernels::weight_grad_tile_for(rows, channels)(
+                  images, steps, p.HW, dy_unit + co * p.HW, g.out_channels * p.HW,
+                  x_unit + (grp * p.in_per_group + c0) * p.HW + p.tap_offsets[static_cast<size_t>(t)],
+                  g.in_channels * p.HW, masks + t, masks + center, p.taps,
+                  dw + co * p.K + c0 * p.taps + t, p.K, p.taps);
+            }
+          }
+        }
+      }
+    }
+  }
+  std::copy(partial_w[0], partial_w[0] + weight_size, gw);
+  for (int lane = 1; lane < lanes; ++lane)
+    for (int64_t i = 0; i < weight_size; ++i) gw[i] += partial_w[static_cast<size_t>(lane)][i];
+  if (gbias) {
+    for (int64_t co = 0; co < g.out_channels; ++co) {
+      double total = 0.0;
+      for (int lane = 0; lane < lanes; ++lane)
+        total += partial_b[static_cast<size_t>(lane)][static_cast<size_t>(co)];
+      gbias[co] = static_cast<float>(total);
+    }
+  }
+}
+
+CpuConvAlgorithm& conv_algorithm() {
+  static CpuConvAlgorithm algorithm = CpuConvAlgorithm::Auto;
+  return algorithm;
+}
+
+bool use_direct(const Conv2dGeometry& g) {
+  return conv_algorithm() == CpuConvAlgorithm::Auto && direct_applies(g);
+}
+
+}  // namespace
+
+void set_cpu_conv_algorithm(CpuConvAlgorithm algorithm) { conv_algorithm() = algorithm; }
+CpuConvAlgorithm cpu_conv_algorithm() { return conv_algorithm(); }
+
+void CpuBackend::conv2d_forward(const float* x, const float* w, const float* bias, float* y,
+                                const Conv2dGeometry& g) {
+  if (!use_direct(g)) return im2col_forward(x, w, bias, y, g);
+  const DirectPlan p = make_direct_plan(g.batch, g.in_channels, g.out_channels, g.groups, g);
+  // A = W_g [C_out/G, C_in/G, KH, KW] as it is stored.
+  const float* packed = pack_weights(p, [&](int64_t grp, int64_t co, int64_t c, int64_t t) {
+    return w[((grp * p.out_per_group + co) * p.in_per_group + c) * p.taps + t];
+  });
+  direct_conv(x, packed, bias, y, p);
+}
+
+// dx[c] = sum over co, kh, kw of W[co][c][kh][kw] dy[co][ih + ph - kh][iw + pw - kw]: with
+// kh' = KH-1-kh this is a same convolution of dy (C_out planes -> C_in planes) with
+// W'[c][co][kh'][kw'] = W[co][c][KH-1-kh'][KW-1-kw'] and the same padding (K-1)/2.
+void CpuBackend::conv2d_backward_input(const float* gy, const float* w, float* gx,
+                                       const Conv2dGeometry& g) {
+  if (!use_direct(g)) return im2col_backward_input(gy, w, gx, g);
+  const DirectPlan p = make_direct_plan(g.batch, g.out_channels, g.in_channels, g.groups, g);
+  const int64_t in_per_group = g.in_channels / g.groups;  // rows of A: the adjoint's outputs
+  const int64_t out_per_group = g.out_channels / g.groups;
+  const float* packed = pack_weights(p, [&](int64_t grp, int64_t c, int64_t co, int64_t t) {
+    const int64_t rotated = p.taps - 1 - t;  // (KH-1-kh') * KW + (KW-1-kw')
+    return w[((grp * out_per_group + co) * in_per_group + c) * p.taps + rotated];
+  });
+  direct_conv(gy, packed, nullptr, gx, p);
+}
+
+void CpuBackend::conv2d_backward_weight(const float* x, const float* gy, float* gw,
+                                        float* gbias, const Conv2dGeometry& g) {
+  if (!use_direct(g)) return im2col_backward_weight(x, gy, gw, gbias, g);
+  direct_backward_weight(x, gy, gw, gbias, g);
 }
 
 }  // namespace drift

@@ -1,0 +1,272 @@
+// conv_kernels.h — the innermost loops of the direct (im2col-free) convolution in conv.cpp,
+// which explains the method; here only what the loops compute.
+//
+// Setting: one image, C planes of HW = H * W values; a "same" convolution (stride 1, output
+// H x W). Output position q = oh * W + ow. Tap t = (kh, kw) of the kernel reads, for output
+// q, the input value at q + tap_offset[t] (tap_offset = (kh - ph) W + (kw - pw)) when that
+// pixel lies inside the image, and 0 otherwise. Which of the kLanes positions of a vector
+// read inside the image is a bit mask, precomputed per (vector of positions, tap):
+// masks[v * taps + t], bit l for position q = v * kLanes + l (and 0 past the last position).
+//
+// 1. same_conv_tile: a kRows x (kUsedVectors * kLanes) tile of output channels x positions,
+//
+//        y[r][q] = init[r] + sum over taps t, channels c of A[t][c][r] * x[c][q + tap_offset[t]]
+//
+//    a GEMM micro-kernel (gemm_kernels.h) whose B operand is read straight from the image
+//    through the masks instead of from a packed copy (an "implicit GEMM"). A is packed tap by
+//    tap: for each (t, c), kMR values (one per row).
+//
+// 2. weight_grad_tile: the weight gradient of kRows output channels x kChannels input
+//    channels at one tap, a sum over the positions q of `images` images,
+//
+//        out[r][c] += sum over i, q of dy[i][r][q] * x[i][c][q + tap_offset]
+//
+//    Each accumulator is a vector of kLanes partial sums (one per position modulo kLanes),
+//    added up across lanes only at the end, so the inner loop is kRows * kChannels
+//    independent FMAs for kRows + kChannels vector loads.
+//
+// Both are written once against a small vector type (AVX-512, AVX2 or portable C++, chosen
+// like gemm_kernels.h by the instruction set the compiler targets). Masked loads do not touch
+// (and cannot fault on) the memory of masked-off lanes, so reads "above the first row" of the
+// first channel are safe.
+#pragma once
+
+#include <cstdint>
+
+#include "tensor/cpu/gemm_kernels.h"
+
+namespace drift::conv_kernels {
+
+using gemm_kernels::kLanes;
+using gemm_kernels::kMR;
+using gemm_kernels::kVectors;
+
+using MaskBits = uint16_t;  // one bit per lane (kLanes <= 16)
+
+#if defined(__AVX512F__)
+using Vec = __m512;
+using Mask = __mmask16;
+inline Mask vmask(MaskBits bits) { return static_cast<Mask>(bits); }
+inline Vec vzero() { return _mm512_setzero_ps(); }
+inline Vec vset1(float x) { return _mm512_set1_ps(x); }
+inline Vec vload(const float* p) { return _mm512_loadu_ps(p); }
+inline Vec vload(Mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+inline void vstore(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+inline void vstore(Mask m, float* p, Vec v) { _mm512_mask_storeu_ps(p, m, v); }
+inline Vec vfma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+inline float vsum(Vec v) {
+  // Halves added until one lane is left: 512 -> 256 -> 128 -> 64 -> 32 bits.
+  // (_mm512_reduce_add_ps does the same, but it and the unmasked shuffle / extract
+  // intrinsics trip GCC 12's -Wuninitialized inside its own header; the masked forms with an
+  // explicit source do not.)
+  const __m512 swapped = _mm512_mask_shuffle_f32x4(v, 0xFFFF, v, v, _MM_SHUFFLE(1, 0, 3, 2));
+  const __m256 eight = _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(
+      _mm256_setzero_pd(), 0xFF, _mm512_castps_pd(_mm512_add_ps(v, swapped)), 0));
+  const __m128 four = _mm_add_ps(_mm256_castps256_ps128(eight), _mm256_extractf128_ps(eight, 1));
+  const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
+  return _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)));
+}
+// Weight-gradient tile: 8 rows x 3 channels = 24 accumulators + 3 x vectors + 1 dy vector.
+inline constexpr int kGradRows = 8;
+#elif defined(__AVX2__) && defined(__FMA__)
+using Vec = __m256;
+using Mask = __m256i;  // lanes with the sign bit set
+inline Mask vmask(MaskBits bits) {
+  const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  const __m256i selected = _mm256_and_si256(_mm256_set1_epi32(bits), lane_bit);
+  return _mm256_cmpeq_epi32(selected, lane_bit);
+}
+inline Vec vzero() { return _mm256_setzero_ps(); }
+inline Vec vset1(float x) { return _mm256_set1_ps(x); }
+inline Vec vload(const float* p) { return _mm256_loadu_ps(p); }
+inline Vec vload(Mask m, const float* p) { return _mm256_maskload_ps(p, m); }
+inline void vstore(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+inline void vstore(Mask m, float* p, Vec v) { _mm256_maskstore_ps(p, m, v); }
+inline Vec vfma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+inline float vsum(Vec v) {
+  const __m128 half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 pairs = _mm_add_ps(half, _mm_movehl_ps(half, half));
+  return _mm_cvtss_f32(_mm_add_ss(pairs, _mm_movehdup_ps(pairs)));
+}
+// 4 rows x 3 channels = 12 accumulators + 3 + 1 of the 16 ymm registers.
+inline constexpr int kGradRows = 4;
+#else
+struct Vec {
+  float lane[kLanes];
+};
+using Mask = MaskBits;
+inline Mask vmask(MaskBits bits) { return bits; }
+inline Vec vzero() { return Vec{}; }
+inline Vec vset1(float x) {
+  Vec v;
+  for (float& l : v.lane) l = x;
+  return v;
+}
+inline Vec vload(const float* p) {
+  Vec v;
+  for (int i = 0; i < kLanes; ++i) v.lane[i] = p[i];
+  return v;
+}
+inline Vec vload(Mask m, const float* p) {
+  Vec v;
+  for (int i = 0; i < kLanes; ++i) v.lane[i] = (m >> i) & 1 ? p[i] : 0.0f;
+  return v;
+}
+inline void vstore(float* p, Vec v) {
+  for (int i = 0; i < kLanes; ++i) p[i] = v.lane[i];
+}
+inline void vstore(Mask m, float* p, Vec v) {
+  for (int i = 0; i < kLanes; ++i)
+    if ((m >> i) & 1) p[i] = v.lane[i];
+}
+inline Vec vfma(Vec a, Vec b, Vec c) {
+  for (int i = 0; i < kLanes; ++i) c.lane[i] += a.lane[i] * b.lane[i];
+  return c;
+}
+inline float vsum(Vec v) {
+  float total = 0.0f;
+  for (float l : v.lane) total += l;
+  return total;
+}
+inline constexpr int kGradRows = 4;
+#endif
+inline constexpr int kGradChannels = 3;  // input channels per weight-gradient tile
+
+// Keeps a loaded vector in a register. Without it GCC folds the load into each of the FMAs
+// that use the value (a memory operand per FMA), tripling the loads of the weight-gradient
+// loop. The empty asm says "this value may have changed", so the compiler must keep it in a
+// register and cannot re-load it.
+#if defined(__GNUC__) && (defined(__AVX512F__) || defined(__AVX2__))
+#define DRIFT_KEEP_IN_REGISTER(v) asm("" : "+v"(v))
+#else
+#define DRIFT_KEEP_IN_REGISTER(v) (void)(v)
+#endif
+
+// The mask of the first `n` lanes (0 <= n <= kLanes).
+inline MaskBits first_lanes(int n) { return static_cast<MaskBits>((1u << n) - 1u); }
+
+// Kernel 1. `x` and `y` point at position q0 of channel 0 of the image; `masks` at the
+// masks of the first vector of the tile (q0 / kLanes); `valid` (1..kUsedVectors * kLanes)
+// positions of the tile are stored; init[r] is row r's start value (the bias) or null.
+template <int kRows, int kUsedVectors>
+void same_conv_tile(int64_t channels, int taps, const float* a_panel, const float* x,
+                    int64_t channel_stride, const int64_t* tap_offsets, const MaskBits* masks,
+                    const float* init, float* y, int64_t y_row_stride, int valid) {
+  Vec acc[kRows][kUsedVectors];
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+    for (int v = 0; v < kUsedVectors; ++v) acc[r][v] = init ? vset1(init[r]) : vzero();
+  for (int t = 0; t < taps; ++t) {
+    Mask mask[kUsedVectors];
+#pragma GCC unroll 4
+    for (int v = 0; v < kUsedVectors; ++v) mask[v] = vmask(masks[v * taps + t]);
+    const float* b = x + tap_offsets[t];
+    for (int64_t c = 0; c < channels; ++c, b += channel_stride, a_panel += kMR) {
+      Vec b_values[kUsedVectors];
+#pragma GCC unroll 4
+      for (int v = 0; v < kUsedVectors; ++v) b_values[v] = vload(mask[v], b + v * kLanes);
+#pragma GCC unroll 8
+      for (int r = 0; r < kRows; ++r) {
+        const Vec a_value = vset1(a_panel[r]);
+#pragma GCC unroll 4
+        for (int v = 0; v < kUsedVectors; ++v) acc[r][v] = vfma(a_value, b_values[v], acc[r][v]);
+      }
+    }
+  }
+  const Mask last = vmask(first_lanes(valid - (kUsedVectors - 1) * kLanes));
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < kUsedVectors - 1; ++v) vstore(y + r * y_row_stride + v * kLanes, acc[r][v]);
+    vstore(last, y + r * y_row_stride + (kUsedVectors - 1) * kLanes, acc[r][kUsedVectors - 1]);
+  }
+}
+
+using SameConvTile = void (*)(int64_t, int, const float*, const float*, int64_t, const int64_t*,
+                              const MaskBits*, const float*, float*, int64_t, int);
+
+namespace detail {
+template <int kRows, int... kVectorsMinus1>
+constexpr std::array<SameConvTile, kVectors> conv_row(std::integer_sequence<int, kVectorsMinus1...>) {
+  return {&same_conv_tile<kRows, kVectorsMinus1 + 1>...};
+}
+template <int... kRowsMinus1>
+constexpr std::array<std::array<SameConvTile, kVectors>, kMR> conv_table(
+    std::integer_sequence<int, kRowsMinus1...>) {
+  return {conv_row<kRowsMinus1 + 1>(std::make_integer_sequence<int, kVectors>())...};
+}
+}  // namespace detail
+
+// The instance for `rows` <= kMR rows and `vectors` <= kVectors vectors.
+inline SameConvTile same_conv_tile_for(int rows, int vectors) {
+  static constexpr std::array<std::array<SameConvTile, kVectors>, kMR> table =
+      detail::conv_table(std::make_integer_sequence<int, kMR>());
+  return table[rows - 1][vectors - 1];
+}
+
+// Kernel 2. For each of `images` images i (dy and x advance by their image strides): dy row r
+// at dy + r * plane, x channel c at x + c * plane (x already offset by the tap), `steps`
+// vectors of positions; `masks` are the tap's masks (one every `mask_stride`), `valid_masks`
+// the positions inside the image (for dy). out[r * out_row_stride + c * out_channel_stride]
+// += the sum, for kRows <= kGradRows rows and kChannels <= kGradChannels channels.
+template <int kRows, int kChannels>
+void weight_grad_tile(int64_t images, int64_t steps, int64_t plane, const float* dy,
+                      int64_t dy_image_stride, const float* x, int64_t x_image_stride,
+                      const MaskBits* masks, const MaskBits* valid_masks, int64_t mask_stride,
+                      float* out, int64_t out_row_stride, int64_t out_channel_stride) {
+  Vec acc[kRows][kChannels];
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+    for (int c = 0; c < kChannels; ++c) acc[r][c] = vzero();
+  for (int64_t i = 0; i < images; ++i) {
+    const float* dy_image = dy + i * dy_image_stride;
+    const float* x_image = x + i * x_image_stride;
+    for (int64_t s = 0; s < steps; ++s) {
+      const int64_t q = s * kLanes;
+      const Mask mask = vmask(masks[s * mask_stride]);
+      const Mask valid = vmask(valid_masks[s * mask_stride]);
+      Vec x_values[kChannels];
+#pragma GCC unroll 4
+      for (int c = 0; c < kChannels; ++c) x_values[c] = vload(mask, x_image + c * plane + q);
+#pragma GCC unroll 8
+      for (int r = 0; r < kRows; ++r) {
+        Vec dy_value = vload(valid, dy_image + r * plane + q);
+        DRIFT_KEEP_IN_REGISTER(dy_value);
+#pragma GCC unroll 4
+        for (int c = 0; c < kChannels; ++c) acc[r][c] = vfma(dy_value, x_values[c], acc[r][c]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r)
+#pragma GCC unroll 4
+    for (int c = 0; c < kChannels; ++c)
+      out[r * out_row_stride + c * out_channel_stride] += vsum(acc[r][c]);
+}
+
+using WeightGradTile = void (*)(int64_t, int64_t, int64_t, const float*, int64_t, const float*,
+                                int64_t, const MaskBits*, const MaskBits*, int64_t, float*,
+                                int64_t, int64_t);
+
+namespace detail {
+template <int kRows, int... kChannelsMinus1>
+constexpr std::array<WeightGradTile, kGradChannels> grad_row(
+    std::integer_sequence<int, kChannelsMinus1...>) {
+  return {&weight_grad_tile<kRows, kChannelsMinus1 + 1>...};
+}
+template <int... kRowsMinus1>
+constexpr std::array<std::array<WeightGradTile, kGradChannels>, kGradRows> grad_table(
+    std::integer_sequence<int, kRowsMinus1...>) {
+  return {grad_row<kRowsMinus1 + 1>(std::make_integer_sequence<int, kGradChannels>())...};
+}
+}  // namespace detail
+
+inline WeightGradTile weight_grad_tile_for(int rows, int channels) {
+  static constexpr std::array<std::array<WeightGradTile, kGradChannels>, kGradRows> table =
+      detail::grad_table(std::make_integer_sequence<int, kGradRows>());
+  return table[rows - 1][channels - 1];
+}
+
+}  // namespace drift::conv_kernels
