@@ -525,19 +525,28 @@ void direct_conv(const float* input, const float* packed_weights, const float* b
 }
 
 // Equations (4) and (5) on the direct layout. One unit = a chunk of images (as many as keep
-// a tile's dy rows, kGradRows x chunk x HW floats, within ~40 KB of L1) or, for large planes,
-// a part of one image. Each lane sums into its own partial dW and dbias; the partials are
-// added in lane order at the end (deterministic for a given thread count).
+// a tile's dy rows, kGradRows x chunk x HW floats, within ~24 KB of L1: they are read again
+// by every tile of the unit) or, for large planes, a part of one image. Each lane sums into
+// its own partial dW and dbias; the partials are added in lane order at the end
+// (deterministic for a given thread count).
+constexpr int64_t kGradPositions = 768;
+
 void direct_backward_weight(const float* x, const float* gy, float* gw, float* gbias,
                             const Conv2dGeometry& g) {
-  using conv_kernels::kGradChannels;
+  using conv_kernels::kGradTaps;
   using conv_kernels::kGradRows;
   using conv_kernels::kLanes;
   const DirectPlan p = make_direct_plan(g.batch, g.in_channels, g.out_channels, g.groups, g);
-  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(g.batch, 1280 / p.HW));
   const int64_t vectors_per_part = std::max<int64_t>(1, kPositionsPerPart / kLanes);
   const int64_t parts = (p.vectors + vectors_per_part - 1) / vectors_per_part;
-  const int64_t chunks = (g.batch + chunk - 1) / chunk;
+  // Images per chunk: at most kGradPositions positions' worth, and as many chunks as make an
+  // even share for the threads (9 chunks on 2 threads would leave one idle a ninth of the time).
+  const int64_t largest_chunk = std::max<int64_t>(1, std::min<int64_t>(g.batch, kGradPositions / p.HW));
+  int64_t chunks = (g.batch + largest_chunk - 1) / largest_chunk;
+  const int64_t threads = num_threads();
+  if (parts == 1 && chunks < 8 * threads) chunks = (chunks + threads - 1) / threads * threads;
+  const int64_t chunk = (g.batch + chunks - 1) / chunks;
+  chunks = (g.batch + chunk - 1) / chunk;
   const int64_t units = chunks * parts;
   const int lanes = lanes_for(units);
   const int64_t weight_size = g.out_channels * p.K;
@@ -581,15 +590,17 @@ void direct_backward_weight(const float* x, const float* gy, float* gw, float* g
         for (int64_t co0 = 0; co0 < p.out_per_group; co0 += kGradRows) {
           const int rows = static_cast<int>(std::min<int64_t>(kGradRows, p.out_per_group - co0));
           const int64_t co = grp * p.out_per_group + co0;
-          for (int64_t t = 0; t < p.taps; ++t) {
-            for (int64_t c0 = 0; c0 < p.in_per_group; c0 += kGradChannels) {
-              const int channels =
-                  static_cast<int>(std::min<int64_t>(kGradChannels, p.in_per_group - c0));
-              conv_kernels::weight_grad_tile_for(rows, channels)(
-                  images, steps, p.HW, dy_unit + co * p.HW, g.out_channels * p.HW,
-                  x_unit + (grp * p.in_per_group + c0) * p.HW + p.tap_offsets[static_cast<size_t>(t)],
-                  g.in_channels * p.HW, masks + t, masks + center, p.taps,
-                  dw + co * p.K + c0 * p.taps + t, p.K, p.taps);
+          for (int64_t c = 0; c < p.in_per_group; ++c) {
+            const float* x_channel = x_unit + (grp * p.in_per_group + c) * p.HW;
+            for (int64_t t0 = 0; t0 < p.taps; t0 += kGradTaps) {
+              // Up to kGradTaps taps, not past the end of a kernel row (their loads share lines).
+              const int64_t row_end = (t0 / p.kernel_w + 1) * p.kernel_w;
+              const int taps = static_cast<int>(std::min<int64_t>(kGradTaps, row_end - t0));
+              conv_kernels::weight_grad_tile_for(rows, taps)(
+                  images, steps, p.HW, dy_unit + co * p.HW, g.out_channels * p.HW, x_channel,
+                  g.in_channels * p.HW, p.tap_offsets.data() + t0, masks + t0, masks + center,
+                  p.taps, dw + co * p.K + c * p.taps + t0, p.K);
+              t0 += taps - kGradTaps;  // (the loop adds kGradTaps)
             }
           }
         }

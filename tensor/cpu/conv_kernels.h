@@ -16,14 +16,14 @@
 //    through the masks instead of from a packed copy (an "implicit GEMM"). A is packed tap by
 //    tap: for each (t, c), kMR values (one per row).
 //
-// 2. weight_grad_tile: the weight gradient of kRows output channels x kChannels input
-//    channels at one tap, a sum over the positions q of `images` images,
+// 2. weight_grad_tile: the weight gradient of kRows output channels x kTaps taps (of one input
+//    channel c), a sum over the positions q of `images` images,
 //
-//        out[r][c] += sum over i, q of dy[i][r][q] * x[i][c][q + tap_offset]
+//        out[r][t] += sum over i, q of dy[i][r][q] * x[i][c][q + tap_offset[t]]
 //
 //    Each accumulator is a vector of kLanes partial sums (one per position modulo kLanes),
-//    added up across lanes only at the end, so the inner loop is kRows * kChannels
-//    independent FMAs for kRows + kChannels vector loads.
+//    added up across lanes only at the end, so the inner loop is kRows * kTaps independent
+//    FMAs for kRows + kTaps vector loads.
 //
 // Both are written once against a small vector type (AVX-512, AVX2 or portable C++, chosen
 // like gemm_kernels.h by the instruction set the compiler targets). Masked loads do not touch
@@ -66,7 +66,7 @@ inline float vsum(Vec v) {
   const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
   return _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)));
 }
-// Weight-gradient tile: 8 rows x 3 channels = 24 accumulators + 3 x vectors + 1 dy vector.
+// Weight-gradient tile: 8 rows x 3 taps = 24 accumulators + 3 x vectors + 1 dy vector.
 inline constexpr int kGradRows = 8;
 #elif defined(__AVX2__) && defined(__FMA__)
 using Vec = __m256;
@@ -88,7 +88,7 @@ inline float vsum(Vec v) {
   const __m128 pairs = _mm_add_ps(half, _mm_movehl_ps(half, half));
   return _mm_cvtss_f32(_mm_add_ss(pairs, _mm_movehdup_ps(pairs)));
 }
-// 4 rows x 3 channels = 12 accumulators + 3 + 1 of the 16 ymm registers.
+// 4 rows x 3 taps = 12 accumulators + 3 + 1 of the 16 ymm registers.
 inline constexpr int kGradRows = 4;
 #else
 struct Vec {
@@ -130,7 +130,7 @@ inline float vsum(Vec v) {
 }
 inline constexpr int kGradRows = 4;
 #endif
-inline constexpr int kGradChannels = 3;  // input channels per weight-gradient tile
+inline constexpr int kGradTaps = 3;  // taps per weight-gradient tile: a row of a 3x3 kernel
 
 // Keeps a loaded vector in a register. Without it GCC folds the load into each of the FMAs
 // that use the value (a memory operand per FMA), tripling the loads of the weight-gradient
@@ -162,7 +162,15 @@ void same_conv_tile(int64_t channels, int taps, const float* a_panel, const floa
 #pragma GCC unroll 4
     for (int v = 0; v < kUsedVectors; ++v) mask[v] = vmask(masks[v * taps + t]);
     const float* b = x + tap_offsets[t];
+    const bool last_tap = t == taps - 1;
     for (int64_t c = 0; c < channels; ++c, b += channel_stride, a_panel += kMR) {
+      // The last tap reads furthest ahead; the next strip will read the kNR floats after it,
+      // which nothing has touched yet: ask for them now (one line per vector), so that the
+      // next tile does not start with a cache miss on every channel.
+      if (last_tap)
+#pragma GCC unroll 4
+        for (int v = 0; v < kUsedVectors; ++v)
+          __builtin_prefetch(b + (kUsedVectors + v) * kLanes);
       Vec b_values[kUsedVectors];
 #pragma GCC unroll 4
       for (int v = 0; v < kUsedVectors; ++v) b_values[v] = vload(mask[v], b + v * kLanes);
@@ -206,67 +214,70 @@ inline SameConvTile same_conv_tile_for(int rows, int vectors) {
 }
 
 // Kernel 2. For each of `images` images i (dy and x advance by their image strides): dy row r
-// at dy + r * plane, x channel c at x + c * plane (x already offset by the tap), `steps`
-// vectors of positions; `masks` are the tap's masks (one every `mask_stride`), `valid_masks`
-// the positions inside the image (for dy). out[r * out_row_stride + c * out_channel_stride]
-// += the sum, for kRows <= kGradRows rows and kChannels <= kGradChannels channels.
-template <int kRows, int kChannels>
+// at dy + r * plane, and the input channel read by tap j at x + tap_offsets[j] (tap j's masks
+// at masks[j], one every `mask_stride`), `steps` vectors of positions; `valid_masks` are the
+// positions inside the image (for dy). out[r * out_row_stride + j] += the sum, for
+// kRows <= kGradRows rows and kTaps <= kGradTaps taps (neighbouring taps of one kernel row:
+// their loads hit the same cache lines).
+template <int kRows, int kTaps>
 void weight_grad_tile(int64_t images, int64_t steps, int64_t plane, const float* dy,
                       int64_t dy_image_stride, const float* x, int64_t x_image_stride,
-                      const MaskBits* masks, const MaskBits* valid_masks, int64_t mask_stride,
-                      float* out, int64_t out_row_stride, int64_t out_channel_stride) {
-  Vec acc[kRows][kChannels];
+                      const int64_t* tap_offsets, const MaskBits* masks,
+                      const MaskBits* valid_masks, int64_t mask_stride, float* out,
+                      int64_t out_row_stride) {
+  Vec acc[kRows][kTaps];
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r)
 #pragma GCC unroll 4
-    for (int c = 0; c < kChannels; ++c) acc[r][c] = vzero();
+    for (int j = 0; j < kTaps; ++j) acc[r][j] = vzero();
   for (int64_t i = 0; i < images; ++i) {
     const float* dy_image = dy + i * dy_image_stride;
-    const float* x_image = x + i * x_image_stride;
+    const float* taps[kTaps];
+#pragma GCC unroll 4
+    for (int j = 0; j < kTaps; ++j) taps[j] = x + i * x_image_stride + tap_offsets[j];
     for (int64_t s = 0; s < steps; ++s) {
       const int64_t q = s * kLanes;
-      const Mask mask = vmask(masks[s * mask_stride]);
-      const Mask valid = vmask(valid_masks[s * mask_stride]);
-      Vec x_values[kChannels];
+      const MaskBits* step_masks = masks + s * mask_stride;
+      Vec x_values[kTaps];
 #pragma GCC unroll 4
-      for (int c = 0; c < kChannels; ++c) x_values[c] = vload(mask, x_image + c * plane + q);
+      for (int j = 0; j < kTaps; ++j) x_values[j] = vload(vmask(step_masks[j]), taps[j] + q);
+      const Mask valid = vmask(valid_masks[s * mask_stride]);
 #pragma GCC unroll 8
       for (int r = 0; r < kRows; ++r) {
         Vec dy_value = vload(valid, dy_image + r * plane + q);
         DRIFT_KEEP_IN_REGISTER(dy_value);
 #pragma GCC unroll 4
-        for (int c = 0; c < kChannels; ++c) acc[r][c] = vfma(dy_value, x_values[c], acc[r][c]);
+        for (int j = 0; j < kTaps; ++j) acc[r][j] = vfma(dy_value, x_values[j], acc[r][j]);
       }
     }
   }
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r)
 #pragma GCC unroll 4
-    for (int c = 0; c < kChannels; ++c)
-      out[r * out_row_stride + c * out_channel_stride] += vsum(acc[r][c]);
+    for (int j = 0; j < kTaps; ++j) out[r * out_row_stride + j] += vsum(acc[r][j]);
 }
 
 using WeightGradTile = void (*)(int64_t, int64_t, int64_t, const float*, int64_t, const float*,
-                                int64_t, const MaskBits*, const MaskBits*, int64_t, float*,
-                                int64_t, int64_t);
+                                int64_t, const int64_t*, const MaskBits*, const MaskBits*,
+                                int64_t, float*, int64_t);
 
 namespace detail {
-template <int kRows, int... kChannelsMinus1>
-constexpr std::array<WeightGradTile, kGradChannels> grad_row(
-    std::integer_sequence<int, kChannelsMinus1...>) {
-  return {&weight_grad_tile<kRows, kChannelsMinus1 + 1>...};
+template <int kRows, int... kTapsMinus1>
+constexpr std::array<WeightGradTile, kGradTaps> grad_row(
+    std::integer_sequence<int, kTapsMinus1...>) {
+  return {&weight_grad_tile<kRows, kTapsMinus1 + 1>...};
 }
 template <int... kRowsMinus1>
-constexpr std::array<std::array<WeightGradTile, kGradChannels>, kGradRows> grad_table(
+constexpr std::array<std::array<WeightGradTile, kGradTaps>, kGradRows> grad_table(
     std::integer_sequence<int, kRowsMinus1...>) {
-  return {grad_row<kRowsMinus1 + 1>(std::make_integer_sequence<int, kGradChannels>())...};
+  return {grad_row<kRowsMinus1 + 1>(std::make_integer_sequence<int, kGradTaps>())...};
 }
 }  // namespace detail
 
-inline WeightGradTile weight_grad_tile_for(int rows, int channels) {
-  static constexpr std::array<std::array<WeightGradTile, kGradChannels>, kGradRows> table =
+inline WeightGradTile weight_grad_tile_for(int rows, int taps) {
+  static constexpr std::array<std::array<WeightGradTile, kGradTaps>, kGradRows> table =
       detail::grad_table(std::make_integer_sequence<int, kGradRows>());
-  return table[rows - 1][channels - 1];
+  return table[rows - 1][taps - 1];
 }
 
 }  // namespace drift::conv_kernels
