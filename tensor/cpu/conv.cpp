@@ -179,7 +179,7 @@ int lanes_for(int64_t units) {
 
 // A growable 64-byte aligned buffer per thread and purpose, kept for the thread's lifetime
 // (OpenMP keeps its workers alive), so steady-state calls allocate nothing.
-enum ScratchSlot { kColumnSlot, kPackedWeightSlot, kGradientSlot, kSlotCount };
+enum ScratchSlot { kColumnSlot, kPackedWeightSlot, kGradientSlot, kPlaneSlot, kSlotCount };
 float* thread_scratch(ScratchSlot slot, int64_t floats) {
   struct Buffer {
     float* data = nullptr;
@@ -376,35 +376,49 @@ void im2col_backward_weight(const float* x, const float* gy, float* gw, float* g
 // ================================================================================================
 
 // The direct path takes stride-1 convolutions whose output is as large as the input (padding
-// (K-1)/2, odd kernels); 1x1 kernels are plain GEMMs already (make_plan's `direct`).
+// (K-1)/2, odd kernels), 1x1 ones included (a single tap whose masks are all "inside").
 bool direct_applies(const Conv2dGeometry& g) {
-  return g.stride_h == 1 && g.stride_w == 1 && g.kernel_h * g.kernel_w > 1 &&
-         g.out_h == g.in_h && g.out_w == g.in_w;
+  return g.stride_h == 1 && g.stride_w == 1 && g.out_h == g.in_h && g.out_w == g.in_w;
 }
 
 // A same convolution from `in_channels` planes to `out_channels` planes of H x W.
+//
+// Small planes are batched. A 7x7 plane is 49 positions: 3 vectors of 16 and a fourth with
+// one position, so a quarter of the arithmetic would be wasted, and the tiles' fixed costs
+// (the weight gradient's final sums) would be spread over few positions. So `images` images
+// are laid side by side into one "virtual plane" per channel: [C][images * HW] (copied into
+// a per-thread buffer; the masks of (6) keep every tap inside its own image). 16 images of
+// 7x7 make 784 positions, exactly 49 vectors. Planes that already fill whole vectors and are
+// large (28x28) are used in place, without copies.
 struct DirectPlan {
   int64_t batch = 1, in_channels = 1, out_channels = 1, groups = 1;
   int64_t H = 1, W = 1, HW = 1, kernel_h = 1, kernel_w = 1, pad_h = 0, pad_w = 0;
   int64_t taps = 1, in_per_group = 1, out_per_group = 1, K = 1;  // K = in_per_group * taps
-  int64_t vectors = 1;  // vectors of kLanes positions per plane (the last one partial)
+  int64_t images = 1;   // images per virtual plane (1: the tensor's own planes, no copies)
+  int64_t plane = 1;    // positions per (virtual) plane: images * HW
+  int64_t vectors = 1;  // vectors of kLanes positions per plane (the last one may be partial)
   std::vector<int64_t> tap_offsets;               // (6), tap t = kh * KW + kw
   const conv_kernels::MaskBits* masks = nullptr;  // [vectors][taps], see tap_masks
 };
 
-// masks[v * taps + t], bit l: position q = v * kLanes + l exists (q < HW) and its tap-t pixel
-// is inside the image. Kept per thread for the last few geometries (they repeat every step).
+// Positions a virtual plane aims at: a weight-gradient tile's dy rows (8 x 768 floats,
+// 24 KB) stay in L1 while every tile of the plane reads them.
+constexpr int64_t kPlanePositions = 768;
+
+// masks[v * taps + t], bit l: position q = v * kLanes + l exists (q < plane) and its tap-t
+// pixel is inside its own image. Kept per thread for the last few geometries (they repeat
+// every step).
 const conv_kernels::MaskBits* tap_masks(const DirectPlan& p) {
   using conv_kernels::kLanes;
-  using Key = std::array<int64_t, 6>;
+  using Key = std::array<int64_t, 7>;
   thread_local std::map<Key, std::vector<conv_kernels::MaskBits>> cache;
-  const Key key{p.H, p.W, p.kernel_h, p.kernel_w, p.pad_h, p.pad_w};
+  const Key key{p.H, p.W, p.kernel_h, p.kernel_w, p.pad_h, p.pad_w, p.images};
   auto found = cache.find(key);
   if (found != cache.end()) return found->second.data();
   if (cache.size() >= 16) cache.clear();  // bounded: a model has a handful of plane sizes
   std::vector<conv_kernels::MaskBits> masks(static_cast<size_t>(p.vectors * p.taps), 0);
-  for (int64_t q = 0; q < p.HW; ++q) {
-    const int64_t oh = q / p.W, ow = q % p.W;
+  for (int64_t q = 0; q < p.plane; ++q) {
+    const int64_t oh = (q % p.HW) / p.W, ow = q % p.W;
     for (int64_t kh = 0; kh < p.kernel_h; ++kh)
       for (int64_t kw = 0; kw < p.kernel_w; ++kw) {
         const int64_t ih = oh + kh - p.pad_h, iw = ow + kw - p.pad_w;
@@ -418,6 +432,7 @@ const conv_kernels::MaskBits* tap_masks(const DirectPlan& p) {
 
 DirectPlan make_direct_plan(int64_t batch, int64_t in_channels, int64_t out_channels,
                             int64_t groups, const Conv2dGeometry& g) {
+  using conv_kernels::kLanes;
   DirectPlan p;
   p.batch = batch;
   p.in_channels = in_channels;
@@ -434,7 +449,10 @@ DirectPlan make_direct_plan(int64_t batch, int64_t in_channels, int64_t out_chan
   p.in_per_group = in_channels / groups;
   p.out_per_group = out_channels / groups;
   p.K = p.in_per_group * p.taps;
-  p.vectors = (p.HW + conv_kernels::kLanes - 1) / conv_kernels::kLanes;
+  const bool fills_vectors = p.HW % kLanes == 0 && p.HW >= kPlanePositions / 2;
+  p.images = fills_vectors ? 1 : std::max<int64_t>(1, std::min(batch, (kPlanePositions + p.HW / 2) / p.HW));
+  p.plane = p.images * p.HW;
+  p.vectors = (p.plane + kLanes - 1) / kLanes;
   for (int64_t kh = 0; kh < p.kernel_h; ++kh)
     for (int64_t kw = 0; kw < p.kernel_w; ++kw)
       p.tap_offsets.push_back((kh - p.pad_h) * p.W + (kw - p.pad_w));
@@ -464,9 +482,49 @@ const float* pack_weights(const DirectPlan& p, Weight&& weight) {
   return packed;
 }
 
-// Positions per unit of work along a plane (a multiple of the strip width): a whole 28x28
-// plane is one unit; a 512x512 plane is cut into parts so that threads can share one image.
+// Positions per unit of work along a large plane: a 512x512 plane is cut into parts so that
+// threads can share one image.
 constexpr int64_t kPositionsPerPart = 1536;
+
+// One unit of work: a virtual plane (`count` images from `first`), or a part of one.
+struct PlaneUnit {
+  int64_t first = 0, count = 1;  // images
+  int64_t q_begin = 0, q_end = 0;  // positions of the (virtual) plane, q_begin % kLanes == 0
+};
+
+// The units of a plan: the batch in virtual planes, large planes in parts of about
+// kPositionsPerPart positions (multiples of `granule` positions).
+std::vector<PlaneUnit> plane_units(const DirectPlan& p, int64_t granule) {
+  std::vector<PlaneUnit> units;
+  const int64_t part = std::max(granule, kPositionsPerPart / granule * granule);
+  for (int64_t first = 0; first < p.batch; first += p.images) {
+    const int64_t count = std::min(p.images, p.batch - first);
+    for (int64_t q = 0; q < count * p.HW; q += part)
+      units.push_back({first, count, q, std::min(count * p.HW, q + part)});
+  }
+  return units;
+}
+
+// Lays `count` images of `channels` planes side by side: dst[c][i * HW + q] = src[i][c][q],
+// then zeros up to `plane` positions (a last, smaller group of images).
+void gather_plane(const float* src, int64_t channels, int64_t HW, int64_t count, int64_t plane,
+                  float* dst) {
+  for (int64_t c = 0; c < channels; ++c) {
+    float* row = dst + c * plane;
+    for (int64_t i = 0; i < count; ++i)
+      std::copy(src + (i * channels + c) * HW, src + (i * channels + c + 1) * HW, row + i * HW);
+    std::fill(row + count * HW, row + plane, 0.0f);
+  }
+}
+
+// The inverse: dst[i][c][q] = src[c][i * HW + q] for the `count` images.
+void scatter_plane(const float* src, int64_t channels, int64_t HW, int64_t count, int64_t plane,
+                   float* dst) {
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t i = 0; i < count; ++i)
+      std::copy(src + c * plane + i * HW, src + c * plane + (i + 1) * HW,
+                dst + (i * channels + c) * HW);
+}
 
 // Runs body(unit, lane) for unit = 0..units-1, shared among the threads.
 template <class Body>
@@ -485,8 +543,9 @@ void run_units(int64_t units, Body&& body) {
 }
 
 // out = same conv of `input` with the packed weights (+ bias): the forward pass and the
-// backward-input pass. One unit = one part of one image; for each strip of kNR positions,
-// every (group, panel of kMR output channels) tile, written straight into `output`.
+// backward-input pass. One unit = a virtual plane or a part of a large plane; for each strip
+// of kNR positions, every (group, panel of kMR output channels) tile, written into `output`
+// (into a buffer first for a virtual plane of several images, copied out at the end).
 void direct_conv(const float* input, const float* packed_weights, const float* bias,
                  float* output, const DirectPlan& p) {
   using conv_kernels::kLanes;
@@ -495,62 +554,62 @@ void direct_conv(const float* input, const float* packed_weights, const float* b
   constexpr int64_t kStrip = kVectors * kLanes;
   const int64_t panels = (p.out_per_group + kMR - 1) / kMR;
   const int64_t group_floats = panels * kMR * p.K;
-  const int64_t strips = (p.HW + kStrip - 1) / kStrip;
-  const int64_t strips_per_part = std::max<int64_t>(1, kPositionsPerPart / kStrip);
-  const int64_t parts = (strips + strips_per_part - 1) / strips_per_part;
-  run_units(p.batch * parts, [&](int64_t unit, int) {
-    const int64_t n = unit / parts, part = unit % parts;
-    const float* image = input + n * p.in_channels * p.HW;
-    const int64_t strip_end = std::min(strips, (part + 1) * strips_per_part);
-    for (int64_t strip = part * strips_per_part; strip < strip_end; ++strip) {
-      const int64_t q0 = strip * kStrip;
-      const int width = static_cast<int>(std::min(kStrip, p.HW - q0));
+  const std::vector<PlaneUnit> units = plane_units(p, kStrip);
+  run_units(static_cast<int64_t>(units.size()), [&](int64_t index, int) {
+    const PlaneUnit& u = units[static_cast<size_t>(index)];
+    const float* x = input + u.first * p.in_channels * p.HW;
+    float* y = output + u.first * p.out_channels * p.HW;
+    int64_t plane = p.HW;  // channel stride of x and y
+    if (p.images > 1) {    // a virtual plane: in and out of this thread's buffer
+      float* buffer = thread_scratch(kPlaneSlot, (p.in_channels + p.out_channels) * p.plane);
+      gather_plane(x, p.in_channels, p.HW, u.count, p.plane, buffer);
+      x = buffer;
+      y = buffer + p.in_channels * p.plane;
+      plane = p.plane;
+    }
+    for (int64_t q0 = u.q_begin; q0 < u.q_end; q0 += kStrip) {
+      const int width = static_cast<int>(std::min(kStrip, u.q_end - q0));
       const int vectors = static_cast<int>((width + kLanes - 1) / kLanes);
       const conv_kernels::MaskBits* masks = p.masks + (q0 / kLanes) * p.taps;
       for (int64_t g = 0; g < p.groups; ++g) {
-        const float* x_group = image + g * p.in_per_group * p.HW + q0;
+        const float* x_group = x + g * p.in_per_group * plane + q0;
         for (int64_t panel = 0; panel < panels; ++panel) {
           const int64_t row0 = panel * kMR;
           const int rows = static_cast<int>(std::min<int64_t>(kMR, p.out_per_group - row0));
           const int64_t out_channel = g * p.out_per_group + row0;
           conv_kernels::same_conv_tile_for(rows, vectors)(
               p.in_per_group, static_cast<int>(p.taps),
-              packed_weights + g * group_floats + row0 * p.K, x_group, p.HW,
+              packed_weights + g * group_floats + row0 * p.K, x_group, plane,
               p.tap_offsets.data(), masks, bias ? bias + out_channel : nullptr,
-              output + (n * p.out_channels + out_channel) * p.HW + q0, p.HW, width);
+              y + out_channel * plane + q0, plane, width);
         }
       }
     }
+    if (p.images > 1)
+      scatter_plane(y, p.out_channels, p.HW, u.count, p.plane,
+                    output + u.first * p.out_channels * p.HW);
   });
 }
 
-// Equations (4) and (5) on the direct layout. One unit = a chunk of images (as many as keep
-// a tile's dy rows, kGradRows x chunk x HW floats, within ~24 KB of L1: they are read again
-// by every tile of the unit) or, for large planes, a part of one image. Each lane sums into
-// its own partial dW and dbias; the partials are added in lane order at the end
-// (deterministic for a given thread count).
-constexpr int64_t kGradPositions = 768;
-
+// Equations (4) and (5) on the direct layout. One unit = a virtual plane or a part of a large
+// plane; every (group, kGradRows output channels, kGradColumns weights) tile sums over the
+// unit's positions. Each lane sums into its own partial dW and dbias; the partials are added
+// in lane order at the end (deterministic for a given thread count).
 void direct_backward_weight(const float* x, const float* gy, float* gw, float* gbias,
                             const Conv2dGeometry& g) {
-  using conv_kernels::kGradTaps;
+  using conv_kernels::kGradColumns;
   using conv_kernels::kGradRows;
   using conv_kernels::kLanes;
   const DirectPlan p = make_direct_plan(g.batch, g.in_channels, g.out_channels, g.groups, g);
-  const int64_t vectors_per_part = std::max<int64_t>(1, kPositionsPerPart / kLanes);
-  const int64_t parts = (p.vectors + vectors_per_part - 1) / vectors_per_part;
-  // Images per chunk: at most kGradPositions positions' worth, and as many chunks as make an
-  // even share for the threads (9 chunks on 2 threads would leave one idle a ninth of the time).
-  const int64_t largest_chunk = std::max<int64_t>(1, std::min<int64_t>(g.batch, kGradPositions / p.HW));
-  int64_t chunks = (g.batch + largest_chunk - 1) / largest_chunk;
-  const int64_t threads = num_threads();
-  if (parts == 1 && chunks < 8 * threads) chunks = (chunks + threads - 1) / threads * threads;
-  const int64_t chunk = (g.batch + chunks - 1) / chunks;
-  chunks = (g.batch + chunk - 1) / chunk;
-  const int64_t units = chunks * parts;
-  const int lanes = lanes_for(units);
+  const std::vector<PlaneUnit> units = plane_units(p, kLanes);
+  const int lanes = lanes_for(static_cast<int64_t>(units.size()));
   const int64_t weight_size = g.out_channels * p.K;
   const int64_t center = p.pad_h * p.kernel_w + p.pad_w;  // the tap that reads q itself
+  // Weight k = (c, t) of a filter (its index in the [C_out/G, C_in/G * KH * KW] matrix)
+  // reads channel c of the group shifted by tap t's offset (6), through tap t's masks; the
+  // channel stride is known per unit (the tensor's plane or the virtual plane).
+  std::vector<int64_t> mask_columns(static_cast<size_t>(p.K));
+  for (int64_t k = 0; k < p.K; ++k) mask_columns[static_cast<size_t>(k)] = k % p.taps;
 
   std::vector<float*> partial_w(static_cast<size_t>(lanes), nullptr);
   std::vector<std::vector<double>> partial_b(
@@ -566,42 +625,47 @@ void direct_backward_weight(const float* x, const float* gy, float* gw, float* g
     std::fill(dw, dw + weight_size, 0.0f);
     partial_w[static_cast<size_t>(lane)] = dw;
     std::vector<double>& db = partial_b[static_cast<size_t>(lane)];
+    std::vector<int64_t> x_offsets(static_cast<size_t>(p.K));
 #pragma omp for schedule(static)
-    for (int64_t unit = 0; unit < units; ++unit) {
-      const int64_t first = (unit / parts) * chunk, part = unit % parts;
-      const int64_t images = std::min(chunk, g.batch - first);
-      const int64_t v0 = part * vectors_per_part;
-      const int64_t steps = std::min(p.vectors, v0 + vectors_per_part) - v0;
-      const int64_t q0 = v0 * kLanes, q_end = std::min(p.HW, (v0 + steps) * kLanes);
-      const float* x_unit = x + first * g.in_channels * p.HW + q0;
-      const float* dy_unit = gy + first * g.out_channels * p.HW + q0;
-      const conv_kernels::MaskBits* masks = p.masks + v0 * p.taps;
+    for (int64_t index = 0; index < static_cast<int64_t>(units.size()); ++index) {
+      const PlaneUnit& u = units[static_cast<size_t>(index)];
+      const float* x_unit = x + u.first * g.in_channels * p.HW;
+      const float* dy_unit = gy + u.first * g.out_channels * p.HW;
+      int64_t plane = p.HW;
+      if (p.images > 1) {
+        float* buffer = thread_scratch(kPlaneSlot, (p.in_channels + p.out_channels) * p.plane);
+        gather_plane(x_unit, g.in_channels, p.HW, u.count, p.plane, buffer);
+        gather_plane(dy_unit, g.out_channels, p.HW, u.count, p.plane,
+                     buffer + p.in_channels * p.plane);
+        x_unit = buffer;
+        dy_unit = buffer + p.in_channels * p.plane;
+        plane = p.plane;
+      }
+      for (int64_t k = 0; k < p.K; ++k)
+        x_offsets[static_cast<size_t>(k)] =
+            (k / p.taps) * plane + p.tap_offsets[static_cast<size_t>(k % p.taps)] + u.q_begin;
+      const int64_t steps = (u.q_end - u.q_begin + kLanes - 1) / kLanes;
+      const conv_kernels::MaskBits* masks = p.masks + (u.q_begin / kLanes) * p.taps;
       if (gbias) {  // (5), in double; a vector of partial sums, not one long chain
-        for (int64_t i = 0; i < images; ++i)
-          for (int64_t co = 0; co < g.out_channels; ++co) {
-            const float* row = dy_unit + (i * g.out_channels + co) * p.HW;
-            double total = 0.0;
+        for (int64_t co = 0; co < g.out_channels; ++co) {
+          const float* row = dy_unit + co * plane + u.q_begin;
+          double total = 0.0;
 #pragma omp simd reduction(+ : total)
-            for (int64_t q = 0; q < q_end - q0; ++q) total += row[q];
-            db[static_cast<size_t>(co)] += total;
-          }
+          for (int64_t q = 0; q < u.q_end - u.q_begin; ++q) total += row[q];
+          db[static_cast<size_t>(co)] += total;
+        }
       }
       for (int64_t grp = 0; grp < p.groups; ++grp) {
+        const float* x_group = x_unit + grp * p.in_per_group * plane;
         for (int64_t co0 = 0; co0 < p.out_per_group; co0 += kGradRows) {
           const int rows = static_cast<int>(std::min<int64_t>(kGradRows, p.out_per_group - co0));
           const int64_t co = grp * p.out_per_group + co0;
-          for (int64_t c = 0; c < p.in_per_group; ++c) {
-            const float* x_channel = x_unit + (grp * p.in_per_group + c) * p.HW;
-            for (int64_t t0 = 0; t0 < p.taps; t0 += kGradTaps) {
-              // Up to kGradTaps taps, not past the end of a kernel row (their loads share lines).
-              const int64_t row_end = (t0 / p.kernel_w + 1) * p.kernel_w;
-              const int taps = static_cast<int>(std::min<int64_t>(kGradTaps, row_end - t0));
-              conv_kernels::weight_grad_tile_for(rows, taps)(
-                  images, steps, p.HW, dy_unit + co * p.HW, g.out_channels * p.HW, x_channel,
-                  g.in_channels * p.HW, p.tap_offsets.data() + t0, masks + t0, masks + center,
-                  p.taps, dw + co * p.K + c * p.taps + t0, p.K);
-              t0 += taps - kGradTaps;  // (the loop adds kGradTaps)
-            }
+          for (int64_t k0 = 0; k0 < p.K; k0 += kGradColumns) {
+            const int columns = static_cast<int>(std::min<int64_t>(kGradColumns, p.K - k0));
+            conv_kernels::weight_grad_tile_for(rows, columns)(
+                steps, plane, dy_unit + co * plane + u.q_begin, x_group,
+                x_offsets.data() + k0, mask_columns.data() + k0, masks, masks + center,
+                p.taps, dw + co * p.K + k0, p.K);
           }
         }
       }

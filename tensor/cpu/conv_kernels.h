@@ -1,12 +1,14 @@
 // conv_kernels.h — the innermost loops of the direct (im2col-free) convolution in conv.cpp,
 // which explains the method; here only what the loops compute.
 //
-// Setting: one image, C planes of HW = H * W values; a "same" convolution (stride 1, output
-// H x W). Output position q = oh * W + ow. Tap t = (kh, kw) of the kernel reads, for output
-// q, the input value at q + tap_offset[t] (tap_offset = (kh - ph) W + (kw - pw)) when that
-// pixel lies inside the image, and 0 otherwise. Which of the kLanes positions of a vector
-// read inside the image is a bit mask, precomputed per (vector of positions, tap):
-// masks[v * taps + t], bit l for position q = v * kLanes + l (and 0 past the last position).
+// Setting: C planes of `plane` positions each (one image's H x W planes, or several small
+// images side by side, see conv.cpp); a "same" convolution (stride 1, output H x W).
+// Output position q = oh * W + ow (+ i * H * W for image i of a plane). Tap t = (kh, kw) of
+// the kernel reads, for output q, the input value at q + tap_offset[t] (tap_offset =
+// (kh - ph) W + (kw - pw)) when that pixel lies inside the same image, and 0 otherwise.
+// Which of the kLanes positions of a vector read inside their image is a bit mask,
+// precomputed per (vector of positions, tap): masks[v * taps + t], bit l for position
+// q = v * kLanes + l (and 0 past the last position).
 //
 // 1. same_conv_tile: a kRows x (kUsedVectors * kLanes) tile of output channels x positions,
 //
@@ -16,14 +18,14 @@
 //    through the masks instead of from a packed copy (an "implicit GEMM"). A is packed tap by
 //    tap: for each (t, c), kMR values (one per row).
 //
-// 2. weight_grad_tile: the weight gradient of kRows output channels x kTaps taps (of one input
-//    channel c), a sum over the positions q of `images` images,
+// 2. weight_grad_tile: the weight gradient of kRows output channels x kColumns weights (c, t),
+//    a sum over the positions q of a plane,
 //
-//        out[r][t] += sum over i, q of dy[i][r][q] * x[i][c][q + tap_offset[t]]
+//        out[r][(c, t)] += sum over q of dy[r][q] * x[c][q + tap_offset[t]]
 //
 //    Each accumulator is a vector of kLanes partial sums (one per position modulo kLanes),
-//    added up across lanes only at the end, so the inner loop is kRows * kTaps independent
-//    FMAs for kRows + kTaps vector loads.
+//    added up across lanes only at the end, so the inner loop is kRows * kColumns independent
+//    FMAs for kRows + kColumns vector loads.
 //
 // Both are written once against a small vector type (AVX-512, AVX2 or portable C++, chosen
 // like gemm_kernels.h by the instruction set the compiler targets). Masked loads do not touch
@@ -66,7 +68,7 @@ inline float vsum(Vec v) {
   const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
   return _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)));
 }
-// Weight-gradient tile: 8 rows x 3 taps = 24 accumulators + 3 x vectors + 1 dy vector.
+// Weight-gradient tile: 8 rows x 3 weights = 24 accumulators + 3 x vectors + 1 dy vector.
 inline constexpr int kGradRows = 8;
 #elif defined(__AVX2__) && defined(__FMA__)
 using Vec = __m256;
@@ -88,7 +90,7 @@ inline float vsum(Vec v) {
   const __m128 pairs = _mm_add_ps(half, _mm_movehl_ps(half, half));
   return _mm_cvtss_f32(_mm_add_ss(pairs, _mm_movehdup_ps(pairs)));
 }
-// 4 rows x 3 taps = 12 accumulators + 3 + 1 of the 16 ymm registers.
+// 4 rows x 3 weights = 12 accumulators + 3 + 1 of the 16 ymm registers.
 inline constexpr int kGradRows = 4;
 #else
 struct Vec {
@@ -130,7 +132,7 @@ inline float vsum(Vec v) {
 }
 inline constexpr int kGradRows = 4;
 #endif
-inline constexpr int kGradTaps = 3;  // taps per weight-gradient tile: a row of a 3x3 kernel
+inline constexpr int kGradColumns = 3;  // weights per tile row: a row of a 3x3 kernel
 
 // Keeps a loaded vector in a register. Without it GCC folds the load into each of the FMAs
 // that use the value (a memory operand per FMA), tripling the loads of the weight-gradient
@@ -213,71 +215,69 @@ inline SameConvTile same_conv_tile_for(int rows, int vectors) {
   return table[rows - 1][vectors - 1];
 }
 
-// Kernel 2. For each of `images` images i (dy and x advance by their image strides): dy row r
-// at dy + r * plane, and the input channel read by tap j at x + tap_offsets[j] (tap j's masks
-// at masks[j], one every `mask_stride`), `steps` vectors of positions; `valid_masks` are the
-// positions inside the image (for dy). out[r * out_row_stride + j] += the sum, for
-// kRows <= kGradRows rows and kTaps <= kGradTaps taps (neighbouring taps of one kernel row:
-// their loads hit the same cache lines).
-template <int kRows, int kTaps>
-void weight_grad_tile(int64_t images, int64_t steps, int64_t plane, const float* dy,
-                      int64_t dy_image_stride, const float* x, int64_t x_image_stride,
-                      const int64_t* tap_offsets, const MaskBits* masks,
-                      const MaskBits* valid_masks, int64_t mask_stride, float* out,
-                      int64_t out_row_stride) {
-  Vec acc[kRows][kTaps];
+// Kernel 2. dy row r at dy + r * plane; column j of the tile, a weight (c, t), reads
+// x + x_offsets[j] (channel c shifted by tap t, at the first position) through the masks of
+// tap mask_columns[j] (masks[s * mask_stride + tap] for step s); `valid_masks` are the
+// positions that exist (for dy). `steps` vectors of positions. out[r * out_row_stride + j]
+// += the sum, for kRows <= kGradRows rows and kColumns <= kGradColumns weights (consecutive
+// weights of a filter: for 3x3 kernels the three taps of a kernel row, whose loads hit the
+// same cache lines).
+template <int kRows, int kColumns>
+void weight_grad_tile(int64_t steps, int64_t plane, const float* dy, const float* x,
+                      const int64_t* x_offsets, const int64_t* mask_columns,
+                      const MaskBits* masks, const MaskBits* valid_masks, int64_t mask_stride,
+                      float* out, int64_t out_row_stride) {
+  Vec acc[kRows][kColumns];
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r)
 #pragma GCC unroll 4
-    for (int j = 0; j < kTaps; ++j) acc[r][j] = vzero();
-  for (int64_t i = 0; i < images; ++i) {
-    const float* dy_image = dy + i * dy_image_stride;
-    const float* taps[kTaps];
+    for (int j = 0; j < kColumns; ++j) acc[r][j] = vzero();
+  const float* columns[kColumns];
 #pragma GCC unroll 4
-    for (int j = 0; j < kTaps; ++j) taps[j] = x + i * x_image_stride + tap_offsets[j];
-    for (int64_t s = 0; s < steps; ++s) {
-      const int64_t q = s * kLanes;
-      const MaskBits* step_masks = masks + s * mask_stride;
-      Vec x_values[kTaps];
+  for (int j = 0; j < kColumns; ++j) columns[j] = x + x_offsets[j];
+  for (int64_t s = 0; s < steps; ++s) {
+    const int64_t q = s * kLanes;
+    const MaskBits* step_masks = masks + s * mask_stride;
+    Vec x_values[kColumns];
 #pragma GCC unroll 4
-      for (int j = 0; j < kTaps; ++j) x_values[j] = vload(vmask(step_masks[j]), taps[j] + q);
-      const Mask valid = vmask(valid_masks[s * mask_stride]);
+    for (int j = 0; j < kColumns; ++j)
+      x_values[j] = vload(vmask(step_masks[mask_columns[j]]), columns[j] + q);
+    const Mask valid = vmask(valid_masks[s * mask_stride]);
 #pragma GCC unroll 8
-      for (int r = 0; r < kRows; ++r) {
-        Vec dy_value = vload(valid, dy_image + r * plane + q);
-        DRIFT_KEEP_IN_REGISTER(dy_value);
+    for (int r = 0; r < kRows; ++r) {
+      Vec dy_value = vload(valid, dy + r * plane + q);
+      DRIFT_KEEP_IN_REGISTER(dy_value);
 #pragma GCC unroll 4
-        for (int j = 0; j < kTaps; ++j) acc[r][j] = vfma(dy_value, x_values[j], acc[r][j]);
-      }
+      for (int j = 0; j < kColumns; ++j) acc[r][j] = vfma(dy_value, x_values[j], acc[r][j]);
     }
   }
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r)
 #pragma GCC unroll 4
-    for (int j = 0; j < kTaps; ++j) out[r * out_row_stride + j] += vsum(acc[r][j]);
+    for (int j = 0; j < kColumns; ++j) out[r * out_row_stride + j] += vsum(acc[r][j]);
 }
 
-using WeightGradTile = void (*)(int64_t, int64_t, int64_t, const float*, int64_t, const float*,
-                                int64_t, const int64_t*, const MaskBits*, const MaskBits*,
-                                int64_t, float*, int64_t);
+using WeightGradTile = void (*)(int64_t, int64_t, const float*, const float*, const int64_t*,
+                                const int64_t*, const MaskBits*, const MaskBits*, int64_t,
+                                float*, int64_t);
 
 namespace detail {
-template <int kRows, int... kTapsMinus1>
-constexpr std::array<WeightGradTile, kGradTaps> grad_row(
-    std::integer_sequence<int, kTapsMinus1...>) {
-  return {&weight_grad_tile<kRows, kTapsMinus1 + 1>...};
+template <int kRows, int... kColumnsMinus1>
+constexpr std::array<WeightGradTile, kGradColumns> grad_row(
+    std::integer_sequence<int, kColumnsMinus1...>) {
+  return {&weight_grad_tile<kRows, kColumnsMinus1 + 1>...};
 }
 template <int... kRowsMinus1>
-constexpr std::array<std::array<WeightGradTile, kGradTaps>, kGradRows> grad_table(
+constexpr std::array<std::array<WeightGradTile, kGradColumns>, kGradRows> grad_table(
     std::integer_sequence<int, kRowsMinus1...>) {
-  return {grad_row<kRowsMinus1 + 1>(std::make_integer_sequence<int, kGradTaps>())...};
+  return {grad_row<kRowsMinus1 + 1>(std::make_integer_sequence<int, kGradColumns>())...};
 }
 }  // namespace detail
 
-inline WeightGradTile weight_grad_tile_for(int rows, int taps) {
-  static constexpr std::array<std::array<WeightGradTile, kGradTaps>, kGradRows> table =
+inline WeightGradTile weight_grad_tile_for(int rows, int columns) {
+  static constexpr std::array<std::array<WeightGradTile, kGradColumns>, kGradRows> table =
       detail::grad_table(std::make_integer_sequence<int, kGradRows>());
-  return table[rows - 1][taps - 1];
+  return table[rows - 1][columns - 1];
 }
 
 }  // namespace drift::conv_kernels

@@ -126,7 +126,8 @@ struct CpuAllocatorStats {
 CpuAllocatorStats cpu_allocator_stats();
 
 // Which algorithm the CPU convolution kernels use (conv.cpp). Auto: the direct kernels for
-// stride-1 convolutions with a kernel larger than 1x1, im2col + GEMM for the rest.
+// stride-1 convolutions whose output is as large as the input (3x3 padding 1, 1x1, ...),
+// im2col + GEMM for the rest (strides, other paddings).
 // Im2col: im2col + GEMM everywhere (the general path; tests and benchmarks compare the two).
 enum class CpuConvAlgorithm { Auto, Im2col };
 void set_cpu_conv_algorithm(CpuConvAlgorithm algorithm);
