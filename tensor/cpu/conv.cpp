@@ -512,7 +512,7 @@ void gather_plane(const float* src, int64_t channels, int64_t HW, int64_t count,
   for (int64_t c = 0; c < channels; ++c) {
     float* row = dst + c * plane;
     for (int64_t i = 0; i < count; ++i)
-      std::copy(src + (i * channels + c) * HW, src + (i * channels + c + 1) * HW, row + i * HW);
+      conv_kernels::copy_floats(row + i * HW, src + (i * channels + c) * HW, HW);
     std::fill(row + count * HW, row + plane, 0.0f);
   }
 }
@@ -522,8 +522,7 @@ void scatter_plane(const float* src, int64_t channels, int64_t HW, int64_t count
                    float* dst) {
   for (int64_t c = 0; c < channels; ++c)
     for (int64_t i = 0; i < count; ++i)
-      std::copy(src + c * plane + i * HW, src + c * plane + (i + 1) * HW,
-                dst + (i * channels + c) * HW);
+      conv_kernels::copy_floats(dst + (i * channels + c) * HW, src + c * plane + i * HW, HW);
 }
 
 // Runs body(unit, lane) for unit = 0..units-1, shared among the threads.

@@ -144,8 +144,22 @@ inline constexpr int kGradColumns = 3;  // weights per tile row: a row of a 3x3 
 #define DRIFT_KEEP_IN_REGISTER(v) (void)(v)
 #endif
 
+// dst[0, n) = src[0, n) for the short runs the convolution copies (a 7x7 or 14x14 plane into a
+// virtual plane): whole vectors, then one masked vector. Inline: a call to memcpy costs
+// about as much as copying 49 floats.
+inline void copy_floats(float* dst, const float* src, int64_t n);
+
 // The mask of the first `n` lanes (0 <= n <= kLanes).
 inline MaskBits first_lanes(int n) { return static_cast<MaskBits>((1u << n) - 1u); }
+
+inline void copy_floats(float* dst, const float* src, int64_t n) {
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) vstore(dst + i, vload(src + i));
+  if (i < n) {
+    const Mask rest = vmask(first_lanes(static_cast<int>(n - i)));
+    vstore(rest, dst + i, vload(rest, src + i));
+  }
+}
 
 // Kernel 1. `x` and `y` point at position q0 of channel 0 of the image; `masks` at the
 // masks of the first vector of the tile (q0 / kLanes); `valid` (1..kUsedVectors * kLanes)
