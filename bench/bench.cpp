@@ -436,16 +436,17 @@ Reference read_reference(const std::string& path) {
 //      optimizer and inputs exist, nothing has run yet;
 //   2. it reads its resident set size (VmRSS in /proc/self/status) and resets the kernel's
 //      high-water mark (writing "5" to /proc/self/clear_refs resets VmHWM);
-//   3. it runs three calls (the first creates Adam's moments, as in real training);
+//   3. it runs four calls (the first creates Adam's moments and the gradients, as in real
+//      training; from the third on a step runs in its steady state);
 //   4. peak increase = VmHWM - the VmRSS of step 2.
 // It includes everything the process touched: tensors, the caching allocator's spare blocks,
 // GEMM packing buffers, thread stacks. drift also reports its tensor peak (memory_stats: live
 // tensor bytes, high-water mark minus the bytes before) and how many allocations went to the
-// system in calls 2 and 3 (the caching allocator should serve them all).
+// system in calls 3 and 4 (the caching allocator should serve them all).
 
 struct MemoryResult {
   double rss_before_mb = 0.0, peak_rss_increase_mb = 0.0, tensor_peak_increase_mb = 0.0;
-  int64_t system_allocations_after_first = 0;
+  int64_t system_allocations_when_warm = 0;
   bool ok = false;
 };
 
@@ -469,12 +470,12 @@ MemoryResult measure_memory_here(const Workload& w) {
     clear << "5";
   }
   call();
-  const CpuAllocatorStats after_first = cpu_allocator_stats();
+  call();
+  const CpuAllocatorStats warm = cpu_allocator_stats();
   call();
   call();
   const int64_t rss_peak = proc_status_kb("VmHWM");
-  r.system_allocations_after_first =
-      cpu_allocator_stats().system_allocations - after_first.system_allocations;
+  r.system_allocations_when_warm = cpu_allocator_stats().system_allocations - warm.system_allocations;
   r.rss_before_mb = static_cast<double>(rss_before) / 1024.0;
   r.peak_rss_increase_mb = static_cast<double>(rss_peak - rss_before) / 1024.0;
   r.tensor_peak_increase_mb =
@@ -489,7 +490,7 @@ std::string memory_json(const std::string& name, const MemoryResult& r) {
   js << "{\"name\": " << json::quote(name) << ", \"rss_before_mb\": " << r.rss_before_mb
      << ", \"peak_rss_increase_mb\": " << r.peak_rss_increase_mb
      << ", \"tensor_peak_increase_mb\": " << r.tensor_peak_increase_mb
-     << ", \"system_allocations_after_first\": " << r.system_allocations_after_first << "}";
+     << ", \"system_allocations_when_warm\": " << r.system_allocations_when_warm << "}";
   return js.str();
 }
 
@@ -515,8 +516,8 @@ MemoryResult measure_memory_in_child(const std::string& name, int threads) {
   r.rss_before_mb = number("rss_before_mb");
   r.peak_rss_increase_mb = number("peak_rss_increase_mb");
   r.tensor_peak_increase_mb = number("tensor_peak_increase_mb");
-  r.system_allocations_after_first =
-      static_cast<int64_t>(number("system_allocations_after_first"));
+  r.system_allocations_when_warm =
+      static_cast<int64_t>(number("system_allocations_when_warm"));
   r.ok = true;
   return r;
 }
@@ -692,7 +693,7 @@ int run(int argc, char** argv) {
       }
       std::printf("%-24s %12.1f %12.1f %14lld", name.c_str(), result.peak_rss_increase_mb,
                   result.tensor_peak_increase_mb,
-                  static_cast<long long>(result.system_allocations_after_first));
+                  static_cast<long long>(result.system_allocations_when_warm));
       auto found = ref.peak_rss_increase_mb.find(name);
       if (with_torch && found != ref.peak_rss_increase_mb.end())
         std::printf(" %12.1f %11.2fx", found->second,

@@ -330,12 +330,12 @@ def proc_status_kb(key):
 
 
 def measure_memory_here(name):
-    """Prepare the row, note VmRSS, reset the high-water mark, run 3 calls, report VmHWM - VmRSS."""
+    """Prepare the row, note VmRSS, reset the high-water mark, run 4 calls, report VmHWM - VmRSS."""
     call = WORKLOADS[name][0]()
     rss_before = proc_status_kb("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
-    for _ in range(3):
+    for _ in range(4):
         call()
     rss_peak = proc_status_kb("VmHWM")
     return {"name": name, "rss_before_mb": rss_before / 1024.0,
