@@ -23,6 +23,7 @@ const char* unary_op_name(UnaryOp op) {
     case UnaryOp::Sigmoid: return "sigmoid";
     case UnaryOp::Tanh: return "tanh";
     case UnaryOp::Pow: return "pow";
+    case UnaryOp::Square: return "square";
     case UnaryOp::Clamp: return "clamp";
     case UnaryOp::AddScalar: return "add_scalar";
     case UnaryOp::MulScalar: return "mul_scalar";

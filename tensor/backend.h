@@ -39,6 +39,7 @@ enum class UnaryOp {
   Sigmoid,    // 1 / (1 + e^-x)
   Tanh,       // tanh x
   Pow,        // x^p0
+  Square,     // x^2 (x^p0 with p0 = 2 without powf: the squared error of mse_loss)
   Clamp,      // min(max(x, p0), p1)
   AddScalar,  // x + p0
   MulScalar,  // x * p0

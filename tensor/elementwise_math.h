@@ -101,6 +101,7 @@ DRIFT_UNARY(Sigmoid,    sigmoid(x),                             y * (1.0f - y))
 DRIFT_UNARY(Tanh,       tanhf(x),                               1.0f - y * y)
 // d(x^p)/dx = p x^(p-1).
 DRIFT_UNARY(Pow,        powf(x, p0),                            p0 * powf(x, p0 - 1.0f))
+DRIFT_UNARY(Square,     x * x,                                  2.0f * x)
 // Gradient passes where the value was not clipped (x inside [p0, p1], PyTorch's choice).
 DRIFT_UNARY(Clamp,      fminf(fmaxf(x, p0), p1),                (x >= p0 && x <= p1) ? 1.0f : 0.0f)
 DRIFT_UNARY(AddScalar,  x + p0,                                 1.0f)
@@ -132,6 +133,7 @@ void visit_unary(UnaryOp op, F&& f) {
     case UnaryOp::Sigmoid: return f(Sigmoid{});
     case UnaryOp::Tanh: return f(Tanh{});
     case UnaryOp::Pow: return f(Pow{});
+    case UnaryOp::Square: return f(Square{});
     case UnaryOp::Clamp: return f(Clamp{});
     case UnaryOp::AddScalar: return f(AddScalar{});
     case UnaryOp::MulScalar: return f(MulScalar{});

@@ -549,11 +549,12 @@ void direct_conv(const float* input, const float* packed_weights, const float* b
                  float* output, const DirectPlan& p) {
   using conv_kernels::kLanes;
   using conv_kernels::kMR;
-  using conv_kernels::kVectors;
-  constexpr int64_t kStrip = kVectors * kLanes;
+  // Few output channels: wide tiles (more positions per tile, the same register budget).
+  const bool wide = p.out_per_group <= conv_kernels::kWideRows;
+  const int64_t strip = (wide ? conv_kernels::kWideVectors : conv_kernels::kVectors) * kLanes;
   const int64_t panels = (p.out_per_group + kMR - 1) / kMR;
   const int64_t group_floats = panels * kMR * p.K;
-  const std::vector<PlaneUnit> units = plane_units(p, kStrip);
+  const std::vector<PlaneUnit> units = plane_units(p, strip);
   run_units(static_cast<int64_t>(units.size()), [&](int64_t index, int) {
     const PlaneUnit& u = units[static_cast<size_t>(index)];
     const float* x = input + u.first * p.in_channels * p.HW;
@@ -566,8 +567,8 @@ void direct_conv(const float* input, const float* packed_weights, const float* b
       y = buffer + p.in_channels * p.plane;
       plane = p.plane;
     }
-    for (int64_t q0 = u.q_begin; q0 < u.q_end; q0 += kStrip) {
-      const int width = static_cast<int>(std::min(kStrip, u.q_end - q0));
+    for (int64_t q0 = u.q_begin; q0 < u.q_end; q0 += strip) {
+      const int width = static_cast<int>(std::min(strip, u.q_end - q0));
       const int vectors = static_cast<int>((width + kLanes - 1) / kLanes);
       const conv_kernels::MaskBits* masks = p.masks + (q0 / kLanes) * p.taps;
       for (int64_t g = 0; g < p.groups; ++g) {
@@ -576,11 +577,13 @@ void direct_conv(const float* input, const float* packed_weights, const float* b
           const int64_t row0 = panel * kMR;
           const int rows = static_cast<int>(std::min<int64_t>(kMR, p.out_per_group - row0));
           const int64_t out_channel = g * p.out_per_group + row0;
-          conv_kernels::same_conv_tile_for(rows, vectors)(
-              p.in_per_group, static_cast<int>(p.taps),
-              packed_weights + g * group_floats + row0 * p.K, x_group, plane,
-              p.tap_offsets.data(), masks, bias ? bias + out_channel : nullptr,
-              y + out_channel * plane + q0, plane, width);
+          const conv_kernels::SameConvTile tile =
+              wide ? conv_kernels::wide_conv_tile_for(rows, vectors)
+                   : conv_kernels::same_conv_tile_for(rows, vectors);
+          tile(p.in_per_group, static_cast<int>(p.taps),
+               packed_weights + g * group_floats + row0 * p.K, x_group, plane,
+               p.tap_offsets.data(), masks, bias ? bias + out_channel : nullptr,
+               y + out_channel * plane + q0, plane, width);
         }
       }
     }
@@ -625,6 +628,7 @@ void direct_backward_weight(const float* x, const float* gy, float* gw, float* g
     partial_w[static_cast<size_t>(lane)] = dw;
     std::vector<double>& db = partial_b[static_cast<size_t>(lane)];
     std::vector<int64_t> x_offsets(static_cast<size_t>(p.K));
+    std::vector<int64_t> wide_offsets(static_cast<size_t>(conv_kernels::kGradWideColumns));
 #pragma omp for schedule(static)
     for (int64_t index = 0; index < static_cast<int64_t>(units.size()); ++index) {
       const PlaneUnit& u = units[static_cast<size_t>(index)];
@@ -659,12 +663,28 @@ void direct_backward_weight(const float* x, const float* gy, float* gw, float* g
         for (int64_t co0 = 0; co0 < p.out_per_group; co0 += kGradRows) {
           const int rows = static_cast<int>(std::min<int64_t>(kGradRows, p.out_per_group - co0));
           const int64_t co = grp * p.out_per_group + co0;
+          if (rows <= conv_kernels::kWideRows) {
+            // Few output channels: wide tiles, kGradWideColumns channels of one tap each.
+            for (int64_t t = 0; t < p.taps; ++t)
+              for (int64_t c0 = 0; c0 < p.in_per_group; c0 += conv_kernels::kGradWideColumns) {
+                const int columns = static_cast<int>(
+                    std::min<int64_t>(conv_kernels::kGradWideColumns, p.in_per_group - c0));
+                const int64_t k0 = c0 * p.taps + t;  // weight (c0, t)
+                for (int j = 0; j < columns; ++j)
+                  wide_offsets[static_cast<size_t>(j)] = x_offsets[static_cast<size_t>(k0 + j * p.taps)];
+                conv_kernels::wide_grad_tile_for(rows, columns)(
+                    steps, plane, dy_unit + co * plane + u.q_begin, x_group, wide_offsets.data(),
+                    mask_columns.data() + k0, masks, masks + center, p.taps, dw + co * p.K + k0,
+                    p.K, p.taps);
+              }
+            continue;
+          }
           for (int64_t k0 = 0; k0 < p.K; k0 += kGradColumns) {
             const int columns = static_cast<int>(std::min<int64_t>(kGradColumns, p.K - k0));
             conv_kernels::weight_grad_tile_for(rows, columns)(
                 steps, plane, dy_unit + co * plane + u.q_begin, x_group,
                 x_offsets.data() + k0, mask_columns.data() + k0, masks, masks + center,
-                p.taps, dw + co * p.K + k0, p.K);
+                p.taps, dw + co * p.K + k0, p.K, 1);
           }
         }
       }

@@ -70,6 +70,10 @@ inline float vsum(Vec v) {
 }
 // Weight-gradient tile: 8 rows x 3 weights = 24 accumulators + 3 x vectors + 1 dy vector.
 inline constexpr int kGradRows = 8;
+// Layers with few output channels (the toy model's 16 -> 3, the U-Net's 16 -> 1) get wide
+// tiles instead, so that they still have enough independent accumulators: up to 4 rows x 6
+// vectors (forward) and 4 rows x 6 weights (weight gradient).
+inline constexpr int kWideRows = 4, kWideVectors = 6, kGradWideColumns = 6;
 #elif defined(__AVX2__) && defined(__FMA__)
 using Vec = __m256;
 using Mask = __m256i;  // lanes with the sign bit set
@@ -92,6 +96,7 @@ inline float vsum(Vec v) {
 }
 // 4 rows x 3 weights = 12 accumulators + 3 + 1 of the 16 ymm registers.
 inline constexpr int kGradRows = 4;
+inline constexpr int kWideRows = 2, kWideVectors = 4, kGradWideColumns = 4;
 #else
 struct Vec {
   float lane[kLanes];
@@ -131,6 +136,7 @@ inline float vsum(Vec v) {
   return total;
 }
 inline constexpr int kGradRows = 4;
+inline constexpr int kWideRows = 2, kWideVectors = 4, kGradWideColumns = 4;
 #endif
 inline constexpr int kGradColumns = 3;  // weights per tile row: a row of a 3x3 kernel
 
@@ -171,11 +177,11 @@ void same_conv_tile(int64_t channels, int taps, const float* a_panel, const floa
   Vec acc[kRows][kUsedVectors];
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int v = 0; v < kUsedVectors; ++v) acc[r][v] = init ? vset1(init[r]) : vzero();
   for (int t = 0; t < taps; ++t) {
     Mask mask[kUsedVectors];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int v = 0; v < kUsedVectors; ++v) mask[v] = vmask(masks[v * taps + t]);
     const float* b = x + tap_offsets[t];
     const bool last_tap = t == taps - 1;
@@ -184,16 +190,16 @@ void same_conv_tile(int64_t channels, int taps, const float* a_panel, const floa
       // which nothing has touched yet: ask for them now (one line per vector), so that the
       // next tile does not start with a cache miss on every channel.
       if (last_tap)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int v = 0; v < kUsedVectors; ++v)
           __builtin_prefetch(b + (kUsedVectors + v) * kLanes);
       Vec b_values[kUsedVectors];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int v = 0; v < kUsedVectors; ++v) b_values[v] = vload(mask[v], b + v * kLanes);
 #pragma GCC unroll 8
       for (int r = 0; r < kRows; ++r) {
         const Vec a_value = vset1(a_panel[r]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int v = 0; v < kUsedVectors; ++v) acc[r][v] = vfma(a_value, b_values[v], acc[r][v]);
       }
     }
@@ -201,7 +207,7 @@ void same_conv_tile(int64_t channels, int taps, const float* a_panel, const floa
   const Mask last = vmask(first_lanes(valid - (kUsedVectors - 1) * kLanes));
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r) {
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int v = 0; v < kUsedVectors - 1; ++v) vstore(y + r * y_row_stride + v * kLanes, acc[r][v]);
     vstore(last, y + r * y_row_stride + (kUsedVectors - 1) * kLanes, acc[r][kUsedVectors - 1]);
   }
@@ -211,86 +217,112 @@ using SameConvTile = void (*)(int64_t, int, const float*, const float*, int64_t,
                               const MaskBits*, const float*, float*, int64_t, int);
 
 namespace detail {
-template <int kRows, int... kVectorsMinus1>
-constexpr std::array<SameConvTile, kVectors> conv_row(std::integer_sequence<int, kVectorsMinus1...>) {
+template <int kMaxVectors, int kRows, int... kVectorsMinus1>
+constexpr std::array<SameConvTile, kMaxVectors> conv_row(std::integer_sequence<int, kVectorsMinus1...>) {
   return {&same_conv_tile<kRows, kVectorsMinus1 + 1>...};
 }
-template <int... kRowsMinus1>
-constexpr std::array<std::array<SameConvTile, kVectors>, kMR> conv_table(
+template <int kMaxVectors, int... kRowsMinus1>
+constexpr std::array<std::array<SameConvTile, kMaxVectors>, sizeof...(kRowsMinus1)> conv_table(
     std::integer_sequence<int, kRowsMinus1...>) {
-  return {conv_row<kRowsMinus1 + 1>(std::make_integer_sequence<int, kVectors>())...};
+  return {conv_row<kMaxVectors, kRowsMinus1 + 1>(std::make_integer_sequence<int, kMaxVectors>())...};
 }
 }  // namespace detail
 
 // The instance for `rows` <= kMR rows and `vectors` <= kVectors vectors.
 inline SameConvTile same_conv_tile_for(int rows, int vectors) {
   static constexpr std::array<std::array<SameConvTile, kVectors>, kMR> table =
-      detail::conv_table(std::make_integer_sequence<int, kMR>());
+      detail::conv_table<kVectors>(std::make_integer_sequence<int, kMR>());
+  return table[rows - 1][vectors - 1];
+}
+
+// The wide instances: `rows` <= kWideRows rows and `vectors` <= kWideVectors vectors.
+inline SameConvTile wide_conv_tile_for(int rows, int vectors) {
+  static constexpr std::array<std::array<SameConvTile, kWideVectors>, kWideRows> table =
+      detail::conv_table<kWideVectors>(std::make_integer_sequence<int, kWideRows>());
   return table[rows - 1][vectors - 1];
 }
 
 // Kernel 2. dy row r at dy + r * plane; column j of the tile, a weight (c, t), reads
 // x + x_offsets[j] (channel c shifted by tap t, at the first position) through the masks of
 // tap mask_columns[j] (masks[s * mask_stride + tap] for step s); `valid_masks` are the
-// positions that exist (for dy). `steps` vectors of positions. out[r * out_row_stride + j]
-// += the sum, for kRows <= kGradRows rows and kColumns <= kGradColumns weights (consecutive
+// positions that exist (for dy). `steps` vectors of positions. out[r * out_row_stride +
+// j * out_column_stride] += the sum, for kRows <= kGradRows rows and kColumns <= kGradColumns weights (consecutive
 // weights of a filter: for 3x3 kernels the three taps of a kernel row, whose loads hit the
 // same cache lines).
-template <int kRows, int kColumns>
+// With kOneTap, every column is the same tap (of different channels): its mask is loaded
+// once per step instead of once per column (the wide tiles, whose load ports are the limit).
+template <int kRows, int kColumns, bool kOneTap = false>
 void weight_grad_tile(int64_t steps, int64_t plane, const float* dy, const float* x,
                       const int64_t* x_offsets, const int64_t* mask_columns,
                       const MaskBits* masks, const MaskBits* valid_masks, int64_t mask_stride,
-                      float* out, int64_t out_row_stride) {
+                      float* out, int64_t out_row_stride, int64_t out_column_stride) {
   Vec acc[kRows][kColumns];
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r)
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int j = 0; j < kColumns; ++j) acc[r][j] = vzero();
   const float* columns[kColumns];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int j = 0; j < kColumns; ++j) columns[j] = x + x_offsets[j];
   for (int64_t s = 0; s < steps; ++s) {
     const int64_t q = s * kLanes;
     const MaskBits* step_masks = masks + s * mask_stride;
     Vec x_values[kColumns];
-#pragma GCC unroll 4
-    for (int j = 0; j < kColumns; ++j)
-      x_values[j] = vload(vmask(step_masks[mask_columns[j]]), columns[j] + q);
+    if (kOneTap) {
+      const Mask mask = vmask(step_masks[mask_columns[0]]);
+#pragma GCC unroll 8
+      for (int j = 0; j < kColumns; ++j) x_values[j] = vload(mask, columns[j] + q);
+    } else {
+#pragma GCC unroll 8
+      for (int j = 0; j < kColumns; ++j)
+        x_values[j] = vload(vmask(step_masks[mask_columns[j]]), columns[j] + q);
+    }
     const Mask valid = vmask(valid_masks[s * mask_stride]);
 #pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r) {
       Vec dy_value = vload(valid, dy + r * plane + q);
       DRIFT_KEEP_IN_REGISTER(dy_value);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int j = 0; j < kColumns; ++j) acc[r][j] = vfma(dy_value, x_values[j], acc[r][j]);
     }
   }
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r)
-#pragma GCC unroll 4
-    for (int j = 0; j < kColumns; ++j) out[r * out_row_stride + j] += vsum(acc[r][j]);
+#pragma GCC unroll 8
+    for (int j = 0; j < kColumns; ++j)
+      out[r * out_row_stride + j * out_column_stride] += vsum(acc[r][j]);
 }
 
 using WeightGradTile = void (*)(int64_t, int64_t, const float*, const float*, const int64_t*,
                                 const int64_t*, const MaskBits*, const MaskBits*, int64_t,
-                                float*, int64_t);
+                                float*, int64_t, int64_t);
 
 namespace detail {
-template <int kRows, int... kColumnsMinus1>
-constexpr std::array<WeightGradTile, kGradColumns> grad_row(
+template <int kMaxColumns, bool kOneTap, int kRows, int... kColumnsMinus1>
+constexpr std::array<WeightGradTile, kMaxColumns> grad_row(
     std::integer_sequence<int, kColumnsMinus1...>) {
-  return {&weight_grad_tile<kRows, kColumnsMinus1 + 1>...};
+  return {&weight_grad_tile<kRows, kColumnsMinus1 + 1, kOneTap>...};
 }
-template <int... kRowsMinus1>
-constexpr std::array<std::array<WeightGradTile, kGradColumns>, kGradRows> grad_table(
+template <int kMaxColumns, bool kOneTap, int... kRowsMinus1>
+constexpr std::array<std::array<WeightGradTile, kMaxColumns>, sizeof...(kRowsMinus1)> grad_table(
     std::integer_sequence<int, kRowsMinus1...>) {
-  return {grad_row<kRowsMinus1 + 1>(std::make_integer_sequence<int, kGradColumns>())...};
+  return {grad_row<kMaxColumns, kOneTap, kRowsMinus1 + 1>(
+      std::make_integer_sequence<int, kMaxColumns>())...};
 }
 }  // namespace detail
 
+// The instance for `rows` <= kGradRows rows and `columns` <= kGradColumns weights.
 inline WeightGradTile weight_grad_tile_for(int rows, int columns) {
   static constexpr std::array<std::array<WeightGradTile, kGradColumns>, kGradRows> table =
-      detail::grad_table(std::make_integer_sequence<int, kGradRows>());
+      detail::grad_table<kGradColumns, false>(std::make_integer_sequence<int, kGradRows>());
+  return table[rows - 1][columns - 1];
+}
+
+// The wide instances: `rows` <= kWideRows rows and `columns` <= kGradWideColumns weights, all
+// of one tap (kOneTap).
+inline WeightGradTile wide_grad_tile_for(int rows, int columns) {
+  static constexpr std::array<std::array<WeightGradTile, kGradWideColumns>, kWideRows> table =
+      detail::grad_table<kGradWideColumns, true>(std::make_integer_sequence<int, kWideRows>());
   return table[rows - 1][columns - 1];
 }
 
