@@ -649,10 +649,10 @@ void direct_backward_weight(const float* x, const float* gy, float* gw, float* g
             (k / p.taps) * plane + p.tap_offsets[static_cast<size_t>(k % p.taps)] + u.q_begin;
       const int64_t steps = (u.q_end - u.q_begin + kLanes - 1) / kLanes;
       const conv_kernels::MaskBits* masks = p.masks + (u.q_begin / kLanes) * p.taps;
-      if (gbias) {  // (5), in double; a vector of partial sums, not one long chain
+      if (gbias) {  // (5): float vector partials over <= 1536 positions, added in double
         for (int64_t co = 0; co < g.out_channels; ++co) {
           const float* row = dy_unit + co * plane + u.q_begin;
-          double total = 0.0;
+          float total = 0.0f;
 #pragma omp simd reduction(+ : total)
           for (int64_t q = 0; q < u.q_end - u.q_begin; ++q) total += row[q];
           db[static_cast<size_t>(co)] += total;
