@@ -1,7 +1,8 @@
 // test_conv.cpp — the CPU convolution kernels (tensor/cpu/conv.cpp) against the definition
 // (tests/conv_reference.h), on shapes chosen to hit every path of the fast kernels: the direct
-// "same" path (stride 1, odd kernels, padding (K-1)/2) and the im2col + GEMM path, on 1 and 2
-// threads. Awkward on purpose: channel counts that are not multiples of the tile sizes (kMR
+// "same" path (output = input / stride: stride 1 with padding (K-1)/2, stride 2 and 3 through
+// phase planes, 1x1) and the im2col + GEMM path, on 1 and 2 threads; every case runs both
+// algorithms (Auto and Im2col). Awkward on purpose: channel counts that are not multiples of the tile sizes (kMR
 // output rows, 3 input channels per weight-gradient tile), planes that are not multiples of a
 // vector or a strip (1x1, 1xN, Nx1, 3x3, 7x7), one image and many, groups and depthwise,
 // planes large enough to be cut into several parts.
@@ -62,20 +63,48 @@ TEST_CASE("direct (same) convolution equals the definition on awkward shapes") {
   }
 }
 
+TEST_CASE("direct convolution with stride (phase planes) equals the definition") {
+  manual_seed(33);
+  SUBCASE("3x3 stride 2 padding 1 at 28x28, 16 -> 16, batch 3 (the U-Net's downsampling)") {
+    check_conv_kernels_against_definition({3, 16, 28, 28}, {16, 16, 3, 3}, 2, 1, 1);
+  }
+  SUBCASE("3x3 stride 2 padding 1 on odd sizes (phases of different sizes)") {
+    check_conv_kernels_against_definition({3, 5, 13, 15}, {7, 5, 3, 3}, 2, 1, 1);
+    check_conv_kernels_against_definition({2, 3, 1, 9}, {4, 3, 3, 3}, 2, 1, 1);
+  }
+  SUBCASE("1x1 stride 2 (three of the four input phases get no gradient)") {
+    check_conv_kernels_against_definition({2, 6, 5, 7}, {3, 6, 1, 1}, 2, 0, 1);
+  }
+  SUBCASE("4x4 stride 2 padding 1 on even sizes, 5x5 stride 2 padding 2") {
+    check_conv_kernels_against_definition({2, 3, 10, 8}, {5, 3, 4, 4}, 2, 1, 1);
+    check_conv_kernels_against_definition({2, 3, 9, 11}, {4, 3, 5, 5}, 2, 2, 1);
+  }
+  SUBCASE("3x3 stride 3 padding 1 (nine phases)") {
+    check_conv_kernels_against_definition({2, 4, 11, 10}, {5, 4, 3, 3}, 3, 1, 1);
+  }
+  SUBCASE("stride 2 on a large plane, batch 1, and on many small images") {
+    check_conv_kernels_against_definition({1, 3, 61, 67}, {6, 3, 3, 3}, 2, 1, 1);
+    check_conv_kernels_against_definition({37, 4, 7, 7}, {6, 4, 3, 3}, 2, 1, 1);
+  }
+  SUBCASE("stride 2 with groups and depthwise") {
+    check_conv_kernels_against_definition({2, 6, 9, 10}, {10, 3, 3, 3}, 2, 1, 2);
+    check_conv_kernels_against_definition({3, 5, 8, 9}, {5, 1, 3, 3}, 2, 1, 5);
+  }
+}
+
 TEST_CASE("im2col convolution equals the definition where the direct path does not apply") {
   manual_seed(32);
-  SUBCASE("3x3 stride 2 padding 1 (the U-Net's downsampling), odd size") {
-    check_conv_kernels_against_definition({3, 5, 13, 15}, {7, 5, 3, 3}, 2, 1, 1);
-  }
   SUBCASE("3x3 without padding (a smaller output)") {
     check_conv_kernels_against_definition({2, 3, 9, 8}, {4, 3, 3, 3}, 1, 0, 1);
   }
-  SUBCASE("1x1, batch 1, and 1x1 stride 2") {
-    check_conv_kernels_against_definition({1, 6, 5, 7}, {3, 6, 1, 1}, 1, 0, 1);
-    check_conv_kernels_against_definition({2, 6, 5, 7}, {3, 6, 1, 1}, 2, 0, 1);
-  }
-  SUBCASE("even kernel 4x4 stride 2 padding 1") {
+  SUBCASE("4x4 stride 2 padding 1 on an odd width (output not ceil(9 / 2))") {
     check_conv_kernels_against_definition({2, 3, 10, 9}, {5, 3, 4, 4}, 2, 1, 1);
+  }
+  SUBCASE("2x2 kernel, stride 1 (an even kernel cannot keep the size)") {
+    check_conv_kernels_against_definition({2, 3, 6, 5}, {4, 3, 2, 2}, 1, 0, 1);
+  }
+  SUBCASE("different strides along h and w") {
+    check_conv_kernels_against_definition(geometry({2, 3, 8, 9}, {4, 3, 3, 3}, 2, 1, 1, 1, 1));
   }
 }
 

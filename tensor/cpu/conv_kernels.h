@@ -7,8 +7,8 @@
 // the kernel reads, for output q, the input value at q + tap_offset[t] (tap_offset =
 // (kh - ph) W + (kw - pw)) when that pixel lies inside the same image, and 0 otherwise.
 // Which of the kLanes positions of a vector read inside their image is a bit mask,
-// precomputed per (vector of positions, tap): masks[v * taps + t], bit l for position
-// q = v * kLanes + l (and 0 past the last position).
+// precomputed per (vector of positions, tap): masks[v * mask_stride + t], bit l for
+// position q = v * kLanes + l (and 0 past the last position).
 //
 // 1. same_conv_tile: a kRows x (kUsedVectors * kLanes) tile of output channels x positions,
 //
@@ -167,13 +167,57 @@ inline void copy_floats(float* dst, const float* src, int64_t n) {
   }
 }
 
-// Kernel 1. `x` and `y` point at position q0 of channel 0 of the image; `masks` at the
-// masks of the first vector of the tile (q0 / kLanes); `valid` (1..kUsedVectors * kLanes)
-// positions of the tile are stored; init[r] is row r's start value (the bias) or null.
+// Stride 2 splits every input row into its even and odd columns (phase planes, conv.cpp):
+// even[k] = src[2k] for k < n_even, odd[k] = src[2k + 1] for k < n_odd (n_even is n_odd or
+// n_odd + 1, the row length 2 n_odd or 2 n_odd + 1). The backward pass puts a phase back:
+// dst[2k] = src[k] for k < n (dst pointing at the phase's first column).
+#if defined(__AVX512F__)
+inline void split_even_odd(const float* src, int64_t n_even, int64_t n_odd, float* even,
+                           float* odd) {
+  const __m512i even_lanes = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd_lanes = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  int64_t k = 0;
+  for (; k + 16 <= n_odd; k += 16) {  // 32 source values -> 16 even + 16 odd
+    const __m512 lo = _mm512_loadu_ps(src + 2 * k), hi = _mm512_loadu_ps(src + 2 * k + 16);
+    _mm512_storeu_ps(even + k, _mm512_permutex2var_ps(lo, even_lanes, hi));
+    _mm512_storeu_ps(odd + k, _mm512_permutex2var_ps(lo, odd_lanes, hi));
+  }
+  for (int64_t j = k; j < n_even; ++j) even[j] = src[2 * j];
+  for (int64_t j = k; j < n_odd; ++j) odd[j] = src[2 * j + 1];
+}
+inline void spread_to_even(const float* src, int64_t n, float* dst) {
+  // 8 values to lanes 0, 2, ..., 14 of a vector, stored through the mask of the even lanes.
+  const __m512i spread = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  int64_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    // (The masked forms with an explicit source: the plain ones trip GCC 12's
+    // -Wmaybe-uninitialized inside its header.)
+    const __m512 values = _mm512_mask_loadu_ps(_mm512_setzero_ps(), 0x00FF, src + k);
+    _mm512_mask_storeu_ps(dst + 2 * k, 0x5555,
+                          _mm512_mask_permutexvar_ps(values, 0xFFFF, spread, values));
+  }
+  for (; k < n; ++k) dst[2 * k] = src[k];
+}
+#else
+inline void split_even_odd(const float* src, int64_t n_even, int64_t n_odd, float* even,
+                           float* odd) {
+  for (int64_t k = 0; k < n_even; ++k) even[k] = src[2 * k];
+  for (int64_t k = 0; k < n_odd; ++k) odd[k] = src[2 * k + 1];
+}
+inline void spread_to_even(const float* src, int64_t n, float* dst) {
+  for (int64_t k = 0; k < n; ++k) dst[2 * k] = src[k];
+}
+#endif
+
+// Kernel 1. `x` and `y` point at position q0 of channel 0 of the plane; `masks` at the
+// masks of the first vector of the tile (q0 / kLanes), tap t of vector v at
+// masks[v * mask_stride + t]; `valid` (1..kUsedVectors * kLanes) positions of the tile are
+// stored; init[r] is row r's start value (the bias) or null.
 template <int kRows, int kUsedVectors>
 void same_conv_tile(int64_t channels, int taps, const float* a_panel, const float* x,
                     int64_t channel_stride, const int64_t* tap_offsets, const MaskBits* masks,
-                    const float* init, float* y, int64_t y_row_stride, int valid) {
+                    int64_t mask_stride, const float* init, float* y, int64_t y_row_stride,
+                    int valid) {
   Vec acc[kRows][kUsedVectors];
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r)
@@ -182,7 +226,7 @@ void same_conv_tile(int64_t channels, int taps, const float* a_panel, const floa
   for (int t = 0; t < taps; ++t) {
     Mask mask[kUsedVectors];
 #pragma GCC unroll 8
-    for (int v = 0; v < kUsedVectors; ++v) mask[v] = vmask(masks[v * taps + t]);
+    for (int v = 0; v < kUsedVectors; ++v) mask[v] = vmask(masks[v * mask_stride + t]);
     const float* b = x + tap_offsets[t];
     const bool last_tap = t == taps - 1;
     for (int64_t c = 0; c < channels; ++c, b += channel_stride, a_panel += kMR) {
@@ -214,7 +258,7 @@ void same_conv_tile(int64_t channels, int taps, const float* a_panel, const floa
 }
 
 using SameConvTile = void (*)(int64_t, int, const float*, const float*, int64_t, const int64_t*,
-                              const MaskBits*, const float*, float*, int64_t, int);
+                              const MaskBits*, int64_t, const float*, float*, int64_t, int);
 
 namespace detail {
 template <int kMaxVectors, int kRows, int... kVectorsMinus1>
