@@ -16,9 +16,14 @@
 //
 // Adding a row: append a Workload to the table in `workloads()` below — a name (which must
 // match the name used in bench/torch_reference.py to get a comparison), the floating-point
-// operations of one call (0 when throughput makes no sense, e.g. a training step reports
-// only its time), a one-line description of the shape, and a `prepare` function that
-// allocates the inputs and returns the function to time.
+// operations of one call (0 when throughput makes no sense), a one-line description of the
+// shape, a `prepare` function that allocates the inputs and returns the function to time,
+// and `memory = true` for rows whose peak memory is measured too (training steps; listed in
+// MEMORY_ROWS in torch_reference.py).
+//
+// Peak memory: after the timing table, each memory row runs again in a fresh process
+// (`drift_bench --memory-of NAME`, see measure_memory_here) and a second table compares the
+// peak resident memory of a call with PyTorch's.
 #include <algorithm>
 #include <chrono>
 #include <cmath>

@@ -1,4 +1,11 @@
-// conv.cpp — 2-D convolution on NCHW tensors as im2col + GEMM.
+// conv.cpp — 2-D convolution on NCHW tensors: two algorithms for the same three kernels.
+//
+//   im2col + GEMM (this first part): general — any kernel, stride, padding, groups.
+//   the direct path (the second part, below): "same" convolutions (output = input / stride,
+//     i.e. 3x3 padding 1, 1x1, 3x3 stride 2 ...), which is every convolution of the chapter
+//     models; 2-4x faster for their small channel counts, because it copies nothing.
+// conv2d_forward / _backward_input / _backward_weight (at the end) pick one per call;
+// set_cpu_conv_algorithm(CpuConvAlgorithm::Im2col) forces the general one.
 //
 // A convolution is a matrix product in disguise. Take one image and one group of channels
 // and unroll every receptive field into a column of a matrix `col` [K, P]:

@@ -6,8 +6,11 @@
 //   reduce.cpp       sum / max along a dimension, softmax
 //   layout.cpp       permute, slabs (slice / cat), index_select, gather
 //   gemm.cpp         matrix multiply (packed, cache-blocked; micro-kernels in gemm_kernels.h)
-//   conv.cpp         2-D convolution (im2col + GEMM) and its two backward passes
-//   norm.cpp         group normalisation (LayerNorm too), fused forward and backward
+//   conv.cpp         2-D convolution and its two backward passes: direct kernels for "same"
+//                    convolutions (conv_kernels.h), im2col + GEMM for the rest
+//   parallel.h       parallel_chunks, how flat loops are shared among threads
+//   norm.cpp         group normalisation (LayerNorm too) and GroupNorm + SiLU, fused forward
+//                    and backward
 //   pool.cpp         max / average pooling, nearest-neighbour upsampling
 //   optim.cpp        Adam/AdamW and SGD steps, sum of squares (gradient clipping)
 //
