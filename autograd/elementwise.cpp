@@ -100,7 +100,7 @@ Tensor abs(const Tensor& x) { return unary_op(UnaryOp::Abs, x); }
 Tensor sin(const Tensor& x) { return unary_op(UnaryOp::Sin, x); }
 Tensor cos(const Tensor& x) { return unary_op(UnaryOp::Cos, x); }
 Tensor pow(const Tensor& x, float exponent) { return unary_op(UnaryOp::Pow, x, exponent); }
-Tensor square(const Tensor& x) { return mul(x, x); }
+Tensor square(const Tensor& x) { return unary_op(UnaryOp::Square, x); }
 Tensor clamp(const Tensor& x, float min, float max) {
   DRIFT_CHECK(min <= max, "clamp: min " << min << " is larger than max " << max);
   return unary_op(UnaryOp::Clamp, x, min, max);

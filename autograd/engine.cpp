@@ -1,16 +1,17 @@
 // engine.cpp — reverse-mode automatic differentiation: recording nodes and running backward.
 //
 // backward(L) computes dL/dx for every leaf x that requires a gradient:
-//   1. Topological sort: walk the graph from L through each node's inputs (iteratively, with
-//      an explicit stack, so deep graphs cannot overflow the call stack) and list the tensors
-//      so that every tensor comes after all tensors computed from it.
+//   1. Topological sort: walk the graph from L's node through each node's input edges
+//      (iteratively, with an explicit stack, so deep graphs cannot overflow the call stack)
+//      and list the nodes so that every node comes after all nodes that used its output.
 //   2. Seed dL/dL = 1 (or the given output gradient).
-//   3. In that order, hand each tensor's finished gradient to its node's backward closure and
+//   3. In that order, hand each node's finished output gradient to its backward closure and
 //      add the results into the gradients of the node's inputs (the chain rule; a tensor used
 //      twice receives the sum of both contributions — the multivariate chain rule).
 //   4. Leaves accumulate into .grad (added to what is already there, like PyTorch).
-// Each node is released as soon as it has run: its saved tensors are freed at once, and a
-// second backward() through the same graph is an error rather than a silent wrong answer.
+// Each node is released as soon as it has run: its saved tensors are freed at once (the graph
+// itself holds no tensor values, see node.h), and a second backward() through the same graph
+// is an error rather than a silent wrong answer.
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -43,7 +44,19 @@ Tensor record(const char* name, Tensor output, std::vector<Tensor> inputs, Backw
   if (!needed) return output;
   auto node = std::make_shared<Node>();
   node->name = name;
-  node->inputs = std::move(inputs);
+  node->inputs.resize(inputs.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    Edge& edge = node->inputs[i];
+    if (!t.defined() || !t.requires_grad()) continue;
+    edge.requires_grad = true;
+    edge.shape = t.shape();
+    edge.device = t.device();
+    if (t.grad_fn())
+      edge.node = t.grad_fn();
+    else
+      edge.leaf = t.impl_ptr();
+  }
   node->backward = std::move(backward);
   output.impl()->requires_grad = true;
   output.set_grad_fn(std::move(node));
@@ -52,8 +65,8 @@ Tensor record(const char* name, Tensor output, std::vector<Tensor> inputs, Backw
 
 namespace {
 
-// `into` += `grad`, out of place for gradients still flowing through the graph (they may be
-// shared), in place for a leaf's .grad (which the engine owns).
+// a + b into a new tensor: gradients still flowing through the graph may be shared (add's
+// backward returns the same tensor for both inputs), so they are never written in place.
 Tensor add_gradients(const Tensor& a, const Tensor& b) {
   Tensor out = Tensor::empty(a.shape(), a.device());
   backend(a.device()).axpby(1.0f, a.data(), 1.0f, b.data(), out.data(), a.numel());
@@ -72,27 +85,26 @@ void accumulate_into_leaf(TensorImpl* leaf, const Tensor& grad) {
                                    existing.numel());
 }
 
-// Tensors reachable from `root` through grad_fn edges, each listed after every tensor that
-// was computed from it (reverse post-order of a depth-first walk).
-std::vector<std::shared_ptr<TensorImpl>> topological_order(const std::shared_ptr<TensorImpl>& root) {
-  std::vector<std::shared_ptr<TensorImpl>> post_order;
-  std::unordered_set<TensorImpl*> visited;
-  // Explicit stack of (tensor, index of the next input to visit).
-  std::vector<std::pair<std::shared_ptr<TensorImpl>, size_t>> stack;
+// Nodes reachable from `root` through input edges, each listed after every node that used
+// its output (reverse post-order of a depth-first walk).
+std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>& root) {
+  std::vector<std::shared_ptr<Node>> post_order;
+  std::unordered_set<Node*> visited;
+  // Explicit stack of (node, index of the next input to visit).
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack;
   stack.emplace_back(root, 0);
   visited.insert(root.get());
   while (!stack.empty()) {
-    auto& [impl, next] = stack.back();
-    const std::shared_ptr<Node>& node = impl->grad_fn;
-    if (node && next < node->inputs.size()) {
-      const Tensor& input = node->inputs[next++];
-      if (input.defined() && input.requires_grad() && !visited.count(input.impl())) {
-        visited.insert(input.impl());
-        stack.emplace_back(input.impl_ptr(), 0);
+    auto& [node, next] = stack.back();
+    if (next < node->inputs.size()) {
+      const std::shared_ptr<Node>& input = node->inputs[next++].node;
+      if (input && !visited.count(input.get())) {
+        visited.insert(input.get());
+        stack.emplace_back(input, 0);
       }
       continue;
     }
-    post_order.push_back(impl);
+    post_order.push_back(node);
     stack.pop_back();
   }
   return {post_order.rbegin(), post_order.rend()};
@@ -117,37 +129,50 @@ void Tensor::backward(const Tensor& grad_output) const {
   }
 
   NoGradGuard no_grad;  // backward formulas are plain computations, not recorded
-  std::unordered_map<TensorImpl*, Tensor> grads;
-  grads[impl()] = seed;
-  for (const std::shared_ptr<TensorImpl>& impl : topological_order(impl_ptr())) {
-    auto found = grads.find(impl.get());
+  if (!grad_fn()) {  // the output is itself a leaf
+    accumulate_into_leaf(impl(), seed);
+    return;
+  }
+  // The gradient flowing into each node's output, and into each leaf (summed over every use,
+  // added to .grad at the end). Each node's entry is taken out when the node runs, so a
+  // gradient lives only from its first contribution until its node has used it.
+  std::unordered_map<Node*, Tensor> grads;
+  std::unordered_map<TensorImpl*, std::pair<std::shared_ptr<TensorImpl>, Tensor>> leaf_grads;
+  grads[grad_fn().get()] = seed;
+  for (const std::shared_ptr<Node>& node_ptr : topological_order(grad_fn())) {
+    Node& node = *node_ptr;
+    auto found = grads.find(&node);
     if (found == grads.end()) continue;  // nothing flowed here (e.g. only an unused input)
     Tensor grad = std::move(found->second);
     grads.erase(found);
-    if (!impl->grad_fn) {
-      if (impl->requires_grad) accumulate_into_leaf(impl.get(), grad);
-      continue;
-    }
-    Node& node = *impl->grad_fn;
     DRIFT_CHECK(!node.released,
                 "backward: the graph through '" << node.name << "' was already freed by an "
                 "earlier backward(); run the forward computation again before a second backward");
     std::vector<Tensor> input_grads = node.backward(grad);
+    grad = Tensor();
     DRIFT_CHECK(input_grads.size() == node.inputs.size(),
                 "backward: '" << node.name << "' returned " << input_grads.size()
                               << " gradients for " << node.inputs.size() << " inputs");
     for (size_t i = 0; i < node.inputs.size(); ++i) {
-      const Tensor& input = node.inputs[i];
+      const Edge& edge = node.inputs[i];
       const Tensor& g = input_grads[i];
-      if (!input.defined() || !input.requires_grad() || !g.defined()) continue;
-      DRIFT_CHECK(g.shape() == input.shape() && g.device() == input.device(),
+      if (!edge.requires_grad || !g.defined()) continue;
+      DRIFT_CHECK(g.shape() == edge.shape && g.device() == edge.device,
                   "backward: '" << node.name << "' produced a gradient " << describe(g)
-                                << " for input " << i << " of " << describe(input));
-      auto slot = grads.find(input.impl());
-      if (slot == grads.end()) {
-        grads.emplace(input.impl(), g);
+                                << " for input " << i << " shaped " << edge.shape << " on "
+                                << edge.device);
+      if (edge.node) {
+        auto slot = grads.find(edge.node.get());
+        if (slot == grads.end())
+          grads.emplace(edge.node.get(), g);
+        else
+          slot->second = add_gradients(slot->second, g);
       } else {
-        slot->second = add_gradients(slot->second, g);
+        auto slot = leaf_grads.find(edge.leaf.get());
+        if (slot == leaf_grads.end())
+          leaf_grads.emplace(edge.leaf.get(), std::make_pair(edge.leaf, g));
+        else
+          slot->second.second = add_gradients(slot->second.second, g);
       }
     }
     // Free what the node saved; mark it so a second backward reports the problem.
@@ -155,6 +180,8 @@ void Tensor::backward(const Tensor& grad_output) const {
     node.inputs.clear();
     node.released = true;
   }
+  for (auto& entry : leaf_grads)
+    if (entry.second.first->requires_grad) accumulate_into_leaf(entry.first, entry.second.second);
 }
 
 }  // namespace drift

@@ -64,7 +64,7 @@ Tensor pointwise_loss(const char* name, UnaryOp penalty, float p0, const Tensor&
 
 // Mean squared error: f(d) = d^2, f'(d) = 2d.
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
-  return pointwise_loss("mse_loss", UnaryOp::Pow, 2.0f, input, target, reduction);
+  return pointwise_loss("mse_loss", UnaryOp::Square, 0.0f, input, target, reduction);
 }
 
 // Mean absolute error: f(d) = |d|, f'(d) = sign(d).

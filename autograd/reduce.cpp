@@ -37,17 +37,28 @@ Shape squeezed_shape(const Shape& shape, const std::vector<int64_t>& dims) {
   return out;
 }
 
-// Sums the given dims away (keeping them as size 1): one [outer, n, inner] pass per dim.
+// Sums the given dims away (keeping them as size 1): one [outer, n, inner] pass per run of
+// adjacent dims (summing dims 2 and 3 of [N, C, H, W] is one pass over rows of H * W values,
+// as a bias gradient needs, not two).
 Tensor sum_keepdim_raw(const Tensor& x, const std::vector<int64_t>& dims) {
   Tensor current = x;
   Shape shape = x.shape();
-  for (auto it = dims.rbegin(); it != dims.rend(); ++it) {
-    if (shape[*it] == 1) continue;
-    DimView v = dim_view(shape, *it);
-    shape[*it] = 1;
-    Tensor next = Tensor::empty(shape, x.device());
-    backend(x.device()).sum_dim(current.data(), next.data(), v);
-    current = next;
+  for (size_t end = dims.size(); end > 0;) {
+    size_t begin = end - 1;  // the run dims[begin..end) of consecutive dims
+    while (begin > 0 && dims[begin - 1] + 1 == dims[begin]) --begin;
+    const int64_t first = dims[begin], last = dims[end - 1];
+    int64_t n = 1;
+    for (int64_t d = first; d <= last; ++d) n *= shape[d];
+    if (n != 1) {
+      DimView v{1, n, 1};
+      for (int64_t d = 0; d < first; ++d) v.outer *= shape[d];
+      for (int64_t d = last + 1; d < shape.ndim(); ++d) v.inner *= shape[d];
+      for (int64_t d = first; d <= last; ++d) shape[d] = 1;
+      Tensor next = Tensor::empty(shape, x.device());
+      backend(x.device()).sum_dim(current.data(), next.data(), v);
+      current = next;
+    }
+    end = begin;
   }
   if (current.same(x)) current = x.clone();  // always a fresh tensor
   return current.view_as_shape(shape);

@@ -23,6 +23,7 @@ const char* unary_op_name(UnaryOp op) {
     case UnaryOp::Sigmoid: return "sigmoid";
     case UnaryOp::Tanh: return "tanh";
     case UnaryOp::Pow: return "pow";
+    case UnaryOp::Square: return "square";
     case UnaryOp::Clamp: return "clamp";
     case UnaryOp::AddScalar: return "add_scalar";
     case UnaryOp::MulScalar: return "mul_scalar";
@@ -115,6 +116,15 @@ void Backend::group_norm_backward(const float*, const float*, const float*, cons
                                   const float*, float*, float*, float*, int64_t, int64_t,
                                   int64_t, int64_t) {
   missing("group_norm_backward");
+}
+void Backend::group_norm_silu_forward(const float*, const float*, const float*, float*, float*,
+                                      float*, int64_t, int64_t, int64_t, int64_t, float) {
+  missing("group_norm_silu_forward");
+}
+void Backend::group_norm_silu_backward(const float*, const float*, const float*, const float*,
+                                       const float*, const float*, float*, float*, float*,
+                                       int64_t, int64_t, int64_t, int64_t) {
+  missing("group_norm_silu_backward");
 }
 void Backend::max_pool2d_forward(const float*, float*, float*, const Pool2dGeometry&) {
   missing("max_pool2d_forward");

@@ -39,6 +39,7 @@ enum class UnaryOp {
   Sigmoid,    // 1 / (1 + e^-x)
   Tanh,       // tanh x
   Pow,        // x^p0
+  Square,     // x^2 (x^p0 with p0 = 2 without powf: the squared error of mse_loss)
   Clamp,      // min(max(x, p0), p1)
   AddScalar,  // x + p0
   MulScalar,  // x * p0
@@ -181,6 +182,16 @@ class Backend {
                                    const float* mean, const float* rstd, float* gx,
                                    float* ggamma, float* gbeta, int64_t N, int64_t C,
                                    int64_t HW, int64_t groups);
+  // The same fused with SiLU: y = silu(z), z the group-normalised value above. Backward
+  // recomputes z from x, mean and rstd (nothing but x and the statistics is saved).
+  virtual void group_norm_silu_forward(const float* x, const float* gamma, const float* beta,
+                                       float* y, float* mean, float* rstd, int64_t N,
+                                       int64_t C, int64_t HW, int64_t groups, float eps);
+  virtual void group_norm_silu_backward(const float* x, const float* gy, const float* gamma,
+                                        const float* beta, const float* mean,
+                                        const float* rstd, float* gx, float* ggamma,
+                                        float* gbeta, int64_t N, int64_t C, int64_t HW,
+                                        int64_t groups);
 
   // ---- pooling and resampling (NCHW) -------------------------------------------------
   virtual void max_pool2d_forward(const float* x, float* y, float* argmax,

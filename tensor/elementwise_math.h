@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 #include "tensor/backend.h"
 #include "tensor/philox.h"  // DRIFT_HOST_DEVICE
@@ -30,11 +32,56 @@ namespace elementwise {
     }                                                                                     \
   };
 
-DRIFT_HOST_DEVICE float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+// e^x for float, written so that a CPU loop over it vectorises: no libm call (a call to
+// expf is opaque to the vectoriser and sets errno), no branches, only multiply-adds, a
+// rounding trick and integer bit operations. It is Cephes' expf (S. L. Moshier, "Methods and
+// Programs for Mathematical Functions", 1989), in three steps:
+//   1. range reduction: n = round(x / ln 2), r = x - n ln 2, so e^x = 2^n e^r, |r| <= ln2 / 2;
+//      ln 2 is split (Cody & Waite) into C1 = 0.693359375, exact in 9 bits so n C1 is exact,
+//      and C2 = ln 2 - C1 = -2.12194440e-4, so r keeps full precision;
+//   2. e^r = 1 + r + r^2 P(r), P a degree-5 minimax polynomial (Cephes' coefficients);
+//   3. scaling by 2^n, built in the exponent bits of a float. Done as 2^(n/2) 2^(n - n/2) so
+//      that results in the subnormal range (x < -87.3) and up to FLT_MAX stay right.
+// Accuracy: within 2 ulp of the exact e^x over the whole float range, subnormals included
+// (tests/test_kernels checks it against double-precision exp on a dense sweep); +-inf and
+// NaN behave as expf's. On the GPU, CUDA's own expf is already fast and is used instead.
+DRIFT_HOST_DEVICE float exp_vectorizable(float x) {
+#if defined(__CUDA_ARCH__)
+  return expf(x);
+#else
+  // Clamp so that n stays in [-150, 128] (below: the result rounds to 0; above: inf).
+  // A NaN fails both comparisons, stays NaN here and is returned as such at the end.
+  float clamped = x < -104.0f ? -104.0f : x;
+  clamped = clamped > 89.0f ? 89.0f : clamped;
+  // round(x log2 e) by adding and subtracting 1.5 * 2^23: the sum has no bits below 1.
+  const float shifter = 12582912.0f;
+  const float n = (clamped * 1.44269504088896341f + shifter) - shifter;
+  const float r = (clamped - n * 0.693359375f) - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  // 2^n = 2^half * 2^(n - half): each factor is a normal float, exponent field e + 127.
+  const int32_t n_int = static_cast<int32_t>(n);
+  const int32_t half = n_int / 2;
+  const uint32_t bits1 = static_cast<uint32_t>(half + 127) << 23;
+  const uint32_t bits2 = static_cast<uint32_t>(n_int - half + 127) << 23;
+  float scale1, scale2;
+  std::memcpy(&scale1, &bits1, sizeof scale1);
+  std::memcpy(&scale2, &bits2, sizeof scale2);
+  const float result = p * scale1 * scale2;
+  return x != x ? x : result;
+#endif
+}
+
+DRIFT_HOST_DEVICE float sigmoid(float x) { return 1.0f / (1.0f + exp_vectorizable(-x)); }
 
 //           name       y = f(x)                                dy/dx
 DRIFT_UNARY(Neg,        -x,                                     -1.0f)
-DRIFT_UNARY(Exp,        expf(x),                                y)
+DRIFT_UNARY(Exp,        exp_vectorizable(x),                    y)
 DRIFT_UNARY(Log,        logf(x),                                1.0f / x)
 DRIFT_UNARY(Sqrt,       sqrtf(x),                               0.5f / y)
 // d|x|/dx = sign(x), and 0 at x = 0 (PyTorch's choice).
@@ -49,11 +96,12 @@ DRIFT_UNARY(Silu,       x * sigmoid(x),
 // phi(x) = exp(-x^2/2)/sqrt(2 pi) the standard normal density.
 DRIFT_UNARY(Gelu,       0.5f * x * (1.0f + erff(x * 0.70710678118654752f)),
                         0.5f * (1.0f + erff(x * 0.70710678118654752f)) +
-                            x * 0.39894228040143268f * expf(-0.5f * x * x))
+                            x * 0.39894228040143268f * exp_vectorizable(-0.5f * x * x))
 DRIFT_UNARY(Sigmoid,    sigmoid(x),                             y * (1.0f - y))
 DRIFT_UNARY(Tanh,       tanhf(x),                               1.0f - y * y)
 // d(x^p)/dx = p x^(p-1).
 DRIFT_UNARY(Pow,        powf(x, p0),                            p0 * powf(x, p0 - 1.0f))
+DRIFT_UNARY(Square,     x * x,                                  2.0f * x)
 // Gradient passes where the value was not clipped (x inside [p0, p1], PyTorch's choice).
 DRIFT_UNARY(Clamp,      fminf(fmaxf(x, p0), p1),                (x >= p0 && x <= p1) ? 1.0f : 0.0f)
 DRIFT_UNARY(AddScalar,  x + p0,                                 1.0f)
@@ -85,6 +133,7 @@ void visit_unary(UnaryOp op, F&& f) {
     case UnaryOp::Sigmoid: return f(Sigmoid{});
     case UnaryOp::Tanh: return f(Tanh{});
     case UnaryOp::Pow: return f(Pow{});
+    case UnaryOp::Square: return f(Square{});
     case UnaryOp::Clamp: return f(Clamp{});
     case UnaryOp::AddScalar: return f(AddScalar{});
     case UnaryOp::MulScalar: return f(MulScalar{});

@@ -116,6 +116,23 @@ TEST_CASE("backward frees what the graph saved") {
   CHECK(after - before <= 256 * 256 * 4 + 64);
 }
 
+TEST_CASE("the graph keeps only the tensors backward formulas need") {
+  // a and b are intermediate results that no backward formula reads (scaling by 2 needs only
+  // x, add and sum only shapes): once the code drops them, their memory is free, even though
+  // the graph through them is still waiting for backward.
+  Tensor x = randn({256, 256}).set_requires_grad(true);
+  const int64_t before = memory_stats(Device::cpu()).current_bytes;
+  Tensor loss;
+  {
+    Tensor a = x * 2.0f;
+    Tensor b = a + a;
+    loss = sum(b);
+  }
+  CHECK(memory_stats(Device::cpu()).current_bytes - before <= 64);  // the 0-D loss
+  loss.backward();
+  CHECK(x.grad().to_vector() == std::vector<float>(256 * 256, 4.0f));
+}
+
 TEST_CASE("ops reject bad input with the op's name and the shapes") {
   CHECK_THROWS_WITH_AS(ones({2, 3}) + ones({4}),
                        doctest::Contains("add: shapes [2, 3] and [4] cannot be broadcast"), Error);

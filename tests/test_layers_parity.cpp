@@ -55,6 +55,9 @@ const std::map<std::string, FunctionalCase>& functional_cases() {
        [](auto& x, auto&) { return F::group_norm(x[0], 4, x[1], x[2]); }},
       {"group_norm_3d", [](auto& x, auto&) { return F::group_norm(x[0], 2, x[1], x[2]); }},
       {"group_norm_noaffine", [](auto& x, auto&) { return F::group_norm(x[0], 2); }},
+      // The fused op against PyTorch's F.silu(F.group_norm(...)).
+      {"group_norm_silu", [](auto& x, auto&) { return F::group_norm_silu(x[0], 2, x[1], x[2]); }},
+      {"group_norm_silu_noaffine", [](auto& x, auto&) { return F::group_norm_silu(x[0], 3); }},
       {"layer_norm", [](auto& x, auto&) { return F::layer_norm(x[0], 8, x[1], x[2]); }},
       {"layer_norm_noaffine", [](auto& x, auto&) { return F::layer_norm(x[0], 6); }},
       {"embedding",

@@ -6,8 +6,11 @@
 //   reduce.cpp       sum / max along a dimension, softmax
 //   layout.cpp       permute, slabs (slice / cat), index_select, gather
 //   gemm.cpp         matrix multiply (packed, cache-blocked; micro-kernels in gemm_kernels.h)
-//   conv.cpp         2-D convolution (im2col + GEMM) and its two backward passes
-//   norm.cpp         group normalisation (LayerNorm too), fused forward and backward
+//   conv.cpp         2-D convolution and its two backward passes: direct kernels for "same"
+//                    convolutions (conv_kernels.h), im2col + GEMM for the rest
+//   parallel.h       parallel_chunks, how flat loops are shared among threads
+//   norm.cpp         group normalisation (LayerNorm too) and GroupNorm + SiLU, fused forward
+//                    and backward
 //   pool.cpp         max / average pooling, nearest-neighbour upsampling
 //   optim.cpp        Adam/AdamW and SGD steps, sum of squares (gradient clipping)
 //
@@ -80,6 +83,13 @@ class CpuBackend final : public Backend {
                            const float* mean, const float* rstd, float* gx, float* ggamma,
                            float* gbeta, int64_t N, int64_t C, int64_t HW,
                            int64_t groups) override;
+  void group_norm_silu_forward(const float* x, const float* gamma, const float* beta, float* y,
+                               float* mean, float* rstd, int64_t N, int64_t C, int64_t HW,
+                               int64_t groups, float eps) override;
+  void group_norm_silu_backward(const float* x, const float* gy, const float* gamma,
+                                const float* beta, const float* mean, const float* rstd,
+                                float* gx, float* ggamma, float* gbeta, int64_t N, int64_t C,
+                                int64_t HW, int64_t groups) override;
 
   void max_pool2d_forward(const float* x, float* y, float* argmax,
                           const Pool2dGeometry& g) override;
@@ -107,5 +117,23 @@ void set_num_threads(int threads);
 
 // Returns cached CPU blocks to the system (the allocator keeps freed blocks for reuse).
 void cpu_empty_cache();
+
+// What the caching allocator did since the program started: requests served from the cache,
+// requests that went to the system (aligned_alloc), and the bytes now held in the cache.
+// A training loop in its steady state should make no system allocations (bench/ checks).
+struct CpuAllocatorStats {
+  int64_t cache_hits = 0;
+  int64_t system_allocations = 0;
+  int64_t cached_bytes = 0;
+};
+CpuAllocatorStats cpu_allocator_stats();
+
+// Which algorithm the CPU convolution kernels use (conv.cpp). Auto: the direct kernels for
+// stride-1 convolutions whose output is as large as the input (3x3 padding 1, 1x1, ...),
+// im2col + GEMM for the rest (strides, other paddings).
+// Im2col: im2col + GEMM everywhere (the general path; tests and benchmarks compare the two).
+enum class CpuConvAlgorithm { Auto, Im2col };
+void set_cpu_conv_algorithm(CpuConvAlgorithm algorithm);
+CpuConvAlgorithm cpu_conv_algorithm();
 
 }  // namespace drift

@@ -1,6 +1,7 @@
 // elementwise.cpp — CPU loops for the elementwise ops. The formulas themselves (forward and
 // derivative side by side) are in tensor/elementwise_math.h, shared with cuda/elementwise.cu.
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/parallel.h"
 #include "tensor/elementwise_math.h"
 
 namespace drift {
@@ -12,8 +13,12 @@ constexpr int64_t kParallelThreshold = 1 << 15;  // below this, threads cost mor
 void CpuBackend::unary(UnaryOp op, const float* x, float* y, int64_t n, float p0, float p1) {
   elementwise::visit_unary(op, [&](auto fn) {
     using Op = decltype(fn);
-#pragma omp parallel for simd if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) y[i] = Op::forward(x[i], p0, p1);
+    parallel_chunks(n, kParallelThreshold, [&](int64_t begin, int64_t end) {
+      const float* in = x + begin;
+      float* out = y + begin;
+#pragma omp simd
+      for (int64_t i = 0; i < end - begin; ++i) out[i] = Op::forward(in[i], p0, p1);
+    });
   });
 }
 
@@ -21,8 +26,15 @@ void CpuBackend::unary_backward(UnaryOp op, const float* x, const float* y, cons
                                 float* gx, int64_t n, float p0, float p1) {
   elementwise::visit_unary(op, [&](auto fn) {
     using Op = decltype(fn);
-#pragma omp parallel for simd if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) gx[i] = gy[i] * Op::derivative(x[i], y[i], p0, p1);
+    parallel_chunks(n, kParallelThreshold, [&](int64_t begin, int64_t end) {
+      const float* in = x + begin;
+      const float* out = y + begin;
+      const float* grad_out = gy + begin;
+      float* grad_in = gx + begin;
+#pragma omp simd
+      for (int64_t i = 0; i < end - begin; ++i)
+        grad_in[i] = grad_out[i] * Op::derivative(in[i], out[i], p0, p1);
+    });
   });
 }
 

@@ -5,6 +5,7 @@
 // so "allocate, use once, free" would spend a noticeable part of a step in page faults.
 // Instead freed blocks go into a free list keyed by their size and the next request of that
 // size reuses one. cpu_empty_cache() hands them back.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -17,6 +18,7 @@
 #endif
 
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/parallel.h"
 #include "tensor/error.h"
 
 namespace drift {
@@ -27,6 +29,7 @@ constexpr size_t kAlignment = 64;  // one cache line; also the widest SIMD load 
 struct BlockCache {
   std::mutex mutex;
   std::unordered_map<size_t, std::vector<void*>> free_blocks;  // size -> blocks
+  CpuAllocatorStats stats;                                     // guarded by mutex
 };
 BlockCache& block_cache() {
   static BlockCache* cache = new BlockCache();  // never destroyed: tensors may outlive main()
@@ -66,8 +69,11 @@ void* CpuBackend::allocate(size_t bytes) {
     if (it != cache.free_blocks.end() && !it->second.empty()) {
       void* ptr = it->second.back();
       it->second.pop_back();
+      ++cache.stats.cache_hits;
+      cache.stats.cached_bytes -= static_cast<int64_t>(size);
       return ptr;
     }
+    ++cache.stats.system_allocations;  // a miss: counted even if the allocation fails
   }
   void* ptr = std::aligned_alloc(kAlignment, size);
   if (ptr == nullptr) {
@@ -83,6 +89,7 @@ void CpuBackend::deallocate(void* ptr, size_t bytes) {
   BlockCache& cache = block_cache();
   std::lock_guard<std::mutex> lock(cache.mutex);
   cache.free_blocks[rounded(bytes)].push_back(ptr);
+  cache.stats.cached_bytes += static_cast<int64_t>(rounded(bytes));
 }
 
 void cpu_empty_cache() {
@@ -91,6 +98,13 @@ void cpu_empty_cache() {
   for (auto& entry : cache.free_blocks)
     for (void* ptr : entry.second) std::free(ptr);
   cache.free_blocks.clear();
+  cache.stats.cached_bytes = 0;
+}
+
+CpuAllocatorStats cpu_allocator_stats() {
+  BlockCache& cache = block_cache();
+  std::lock_guard<std::mutex> lock(cache.mutex);
+  return cache.stats;
 }
 
 void CpuBackend::copy_from_host(float* dst, const float* host_src, int64_t n) {
@@ -106,14 +120,20 @@ void CpuBackend::copy(float* dst, const float* src, int64_t n) {
 }
 
 void CpuBackend::fill(float* dst, int64_t n, float value) {
-#pragma omp parallel for simd if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i) dst[i] = value;
+  parallel_chunks(n, int64_t(1) << 16, [&](int64_t begin, int64_t end) {
+    std::fill(dst + begin, dst + end, value);
+  });
 }
 
 void CpuBackend::axpby(float alpha, const float* a, float beta, const float* b, float* out,
                        int64_t n) {
-#pragma omp parallel for simd if (n > (1 << 16))
-  for (int64_t i = 0; i < n; ++i) out[i] = alpha * a[i] + beta * b[i];
+  parallel_chunks(n, int64_t(1) << 16, [&](int64_t begin, int64_t end) {
+    const float* x = a + begin;
+    const float* y = b + begin;
+    float* z = out + begin;
+#pragma omp simd
+    for (int64_t i = 0; i < end - begin; ++i) z[i] = alpha * x[i] + beta * y[i];
+  });
 }
 
 }  // namespace drift

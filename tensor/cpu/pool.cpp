@@ -128,16 +128,25 @@ void CpuBackend::avg_pool2d_backward(const float* gy, float* gx, const Pool2dGeo
 }
 
 // Nearest-neighbour upsampling by an integer factor s: every input pixel becomes an s x s
-// block,  y[p][i][j] = x[p][i / s][j / s]  for the [planes, H*s, W*s] output.
+// block,  y[p][i][j] = x[p][i / s][j / s]  for the [planes, H*s, W*s] output. Each input row
+// is widened once (j / s as a loop over the s copies, no division per element) and the
+// widened row copied to the other s - 1 output rows.
 void CpuBackend::upsample_nearest_forward(const float* x, float* y, int64_t planes, int64_t H,
                                           int64_t W, int64_t scale) {
   const int64_t out_w = W * scale;
 #pragma omp parallel for if (planes * H * W * scale * scale > kParallelThreshold)
   for (int64_t p = 0; p < planes; ++p) {
-    for (int64_t i = 0; i < H * scale; ++i) {
-      const float* src = x + (p * H + i / scale) * W;
-      float* dst = y + (p * H * scale + i) * out_w;
-      for (int64_t j = 0; j < out_w; ++j) dst[j] = src[j / scale];
+    for (int64_t i = 0; i < H; ++i) {
+      const float* src = x + (p * H + i) * W;
+      float* first = y + (p * H + i) * scale * out_w;
+      if (scale == 2) {
+#pragma omp simd
+        for (int64_t j = 0; j < W; ++j) first[2 * j] = first[2 * j + 1] = src[j];
+      } else {
+        for (int64_t j = 0; j < W; ++j)
+          for (int64_t b = 0; b < scale; ++b) first[j * scale + b] = src[j];
+      }
+      for (int64_t a = 1; a < scale; ++a) std::copy(first, first + out_w, first + a * out_w);
     }
   }
 }
@@ -151,10 +160,20 @@ void CpuBackend::upsample_nearest_backward(const float* gy, float* gx, int64_t p
   for (int64_t p = 0; p < planes; ++p) {
     for (int64_t i = 0; i < H; ++i) {
       float* dst = gx + (p * H + i) * W;
-      std::fill(dst, dst + W, 0.0f);
-      for (int64_t a = 0; a < scale; ++a) {
-        const float* src = gy + (p * H * scale + i * scale + a) * out_w;
-        for (int64_t j = 0; j < out_w; ++j) dst[j / scale] += src[j];
+      const float* rows = gy + (p * H + i) * scale * out_w;  // the s output rows of input row i
+      if (scale == 2) {
+        const float* top = rows;
+        const float* bottom = rows + out_w;
+#pragma omp simd
+        for (int64_t j = 0; j < W; ++j)
+          dst[j] = (top[2 * j] + top[2 * j + 1]) + (bottom[2 * j] + bottom[2 * j + 1]);
+      } else {
+        for (int64_t j = 0; j < W; ++j) {
+          float total = 0.0f;
+          for (int64_t a = 0; a < scale; ++a)
+            for (int64_t b = 0; b < scale; ++b) total += rows[a * out_w + j * scale + b];
+          dst[j] = total;
+        }
       }
     }
   }
