@@ -42,6 +42,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "diffusion/models/toy.h"
 #include "diffusion/models/unet.h"
 #include "nn/functional.h"
 #include "nn/layers.h"
@@ -205,26 +206,6 @@ void add_norm_rows(std::vector<Workload>& rows, int64_t batch, int64_t channels,
 
 // ---- whole models ----------------------------------------------------------------------------
 
-// The chapter-2 toy model (the tutorial's, GUIDE.md §2 item 2), written here so the bench does
-// not depend on the chapters: conv 3->16 3x3, ReLU, + Linear(1, 16)(t) per channel, conv 16->3.
-class ToyModel : public nn::Module {
- public:
-  ToyModel() {
-    conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(3, 16, 3, 1, 1));
-    conv2 = register_module("conv2", std::make_shared<nn::Conv2d>(16, 3, 3, 1, 1));
-    linear = register_module("linear", std::make_shared<nn::Linear>(1, 16));
-  }
-  Tensor forward(const Tensor& x, const Tensor& t) {
-    const int64_t batch = x.size(0);
-    Tensor h = relu(conv1->forward(x));
-    h = h + reshape(linear->forward(reshape(t, {batch, 1})), {batch, 16, 1, 1});
-    return conv2->forward(h);
-  }
-  using nn::Module::forward;
-  std::shared_ptr<nn::Conv2d> conv1, conv2;
-  std::shared_ptr<nn::Linear> linear;
-};
-
 // One training step as the chapters run it: zero_grad, forward, MSE against the noise,
 // backward, Adam. The noisy input, t and the noise are fixed (made once, untimed).
 template <class Model>
@@ -324,7 +305,7 @@ std::vector<Workload> workloads() {
     w.memory = true;
     w.prepare = [] {
       manual_seed(0);
-      auto model = std::make_shared<ToyModel>();
+      auto model = std::make_shared<diffusion::ToyModel>();  // the tutorial's (3, 16)
       return training_step(model, randn({1, 3, 512, 512}), from_vector({7.0f}, Shape{1}),
                            randn({1, 3, 512, 512}));
     };
