@@ -81,6 +81,14 @@ inline const SafetensorsData& fixture(const std::string& name) {
 // A leaf copy of a fixture tensor that requires grad.
 inline Tensor leaf(const Tensor& t) { return t.clone().set_requires_grad(true); }
 
+// The inputs "<name>.in0", "<name>.in1", ... of a fixture case (fixturelib.Cases), as leaves.
+inline std::vector<Tensor> case_inputs(const SafetensorsData& f, const std::string& name) {
+  std::vector<Tensor> inputs;
+  for (int i = 0; f.find(name + ".in" + std::to_string(i)); ++i)
+    inputs.push_back(leaf(f.at(name + ".in" + std::to_string(i))));
+  return inputs;
+}
+
 // True when a GPU can be used; otherwise prints a visible "skipped" line naming the test.
 inline bool gpu_available_or_say(const char* test) {
   if (cuda_available()) return true;

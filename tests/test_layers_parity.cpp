@@ -145,9 +145,7 @@ TEST_CASE("nn functional ops match PyTorch: output and the gradients of every in
   const SafetensorsData& f = test::fixture("nn");
   for (const auto& [name, fn] : functional_cases()) {
     SUBCASE(name.c_str()) {
-      std::vector<Tensor> inputs;
-      for (int i = 0; f.find(name + ".in" + std::to_string(i)); ++i)
-        inputs.push_back(test::leaf(f.at(name + ".in" + std::to_string(i))));
+      std::vector<Tensor> inputs = test::case_inputs(f, name);
       REQUIRE_FALSE(inputs.empty());
       Tensor out = fn(inputs, f);
       CHECK_CLOSE(out, f.at(name + ".out"), atol_for(name), 1e-4);

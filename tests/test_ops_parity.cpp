@@ -89,9 +89,7 @@ TEST_CASE("every op matches PyTorch: output and input gradients") {
   int checked = 0;
   for (const auto& [name, fn] : parity_cases()) {
     SUBCASE(name.c_str()) {
-      std::vector<Tensor> inputs;
-      for (int i = 0; f.find(name + ".in" + std::to_string(i)); ++i)
-        inputs.push_back(test::leaf(f.at(name + ".in" + std::to_string(i))));
+      std::vector<Tensor> inputs = test::case_inputs(f, name);
       REQUIRE_FALSE(inputs.empty());
       Tensor out = fn(inputs, f);
       CHECK_CLOSE(out, f.at(name + ".out"), 1e-5, 1e-4);

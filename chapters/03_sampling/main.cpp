@@ -259,6 +259,34 @@ struct PartB {
   double lr;
 };
 
+// Parts (b) and (c) end alike: sample the overfitted model, compare the samples with the
+// training picture, and write the picture, a grid of samples and a strip of their x_t.
+// `part` names the files ("b" -> b_target.png, b_samples.png, b_steps.png).
+void sample_and_save(const Common& c, const std::string& part, NoisePredictor& model,
+                     const NoiseScheduler& scheduler, const Tensor& x0, int64_t samples,
+                     int64_t scale, int64_t strip_every, float grid_pad_value, Generator* gen) {
+  const int64_t T = scheduler.steps();
+  StripRecorder recorder{strip_levels(T, strip_every), std::min<int64_t>(4, samples), {}};
+  Progress progress("sampling (" + part + ")", T);
+  Tensor result = ddpm_sample(model, scheduler, {samples, x0.size(1), x0.size(2), x0.size(3)},
+                              gen, with_progress(progress, recorder, T), c.variance);
+  progress.finish();
+  report_against_target(result, x0, 0.1);
+  const TileStyle style{scale, 0};
+  const std::string target_path = c.out + "/" + part + "_target.png";
+  save_png(target_path, as_tiles(x0, style));
+  std::printf("    -> %s (the training picture, upscaled %lldx)\n", target_path.c_str(),
+              static_cast<long long>(scale));
+  const std::string grid_path = c.out + "/" + part + "_samples.png";
+  save_png(grid_path, make_grid(as_tiles(result, style), 4, 2, grid_pad_value));
+  std::printf("    -> %s (%lld samples, upscaled %lldx)\n", grid_path.c_str(),
+              static_cast<long long>(samples), static_cast<long long>(scale));
+  const std::string strip_path = c.out + "/" + part + "_steps.png";
+  recorder.save(strip_path, style);
+  std::printf("    -> %s (one row per sample; %s)\n", strip_path.c_str(),
+              recorder.describe().c_str());
+}
+
 // (b) Overfit the toy model to the white square, then sample it.
 void part_b(const Common& c, const PartB& p, const NoiseScheduler& scheduler) {
   std::printf(
@@ -278,26 +306,7 @@ void part_b(const Common& c, const PartB& p, const NoiseScheduler& scheduler) {
       overfit(model, scheduler, x0, p.batch, p.iterations, p.lr, p.log_every, &gen, "training (b)");
   save_loss_plot(c.out + "/b_loss_history.svg", losses, "(b) toy model on the white square");
 
-  StripRecorder recorder{
-      strip_levels(scheduler.steps(), p.strip_every), std::min<int64_t>(4, p.samples), {}};
-  Progress progress("sampling (b)", scheduler.steps());
-  Tensor samples = ddpm_sample(model, scheduler, {p.samples, 1, 8, 8}, &gen,
-                               with_progress(progress, recorder, scheduler.steps()), c.variance);
-  progress.finish();
-  report_against_target(samples, x0, 0.1);
-  const TileStyle style{p.scale, 0};
-  const std::string target_path = c.out + "/b_target.png";
-  save_png(target_path, as_tiles(x0, style));
-  std::printf("    -> %s (the training picture, upscaled %lldx)\n", target_path.c_str(),
-              static_cast<long long>(p.scale));
-  const std::string grid_path = c.out + "/b_samples.png";
-  save_png(grid_path, make_grid(as_tiles(samples, style), 4, 2, 0.5f));
-  std::printf("    -> %s (%lld samples, upscaled %lldx)\n", grid_path.c_str(),
-              static_cast<long long>(p.samples), static_cast<long long>(p.scale));
-  const std::string strip_path = c.out + "/b_steps.png";
-  recorder.save(strip_path, style);
-  std::printf("    -> %s (one row per sample; %s)\n", strip_path.c_str(),
-              recorder.describe().c_str());
+  sample_and_save(c, "b", model, scheduler, x0, p.samples, p.scale, p.strip_every, 0.5f, &gen);
 }
 
 struct PartC {
@@ -343,25 +352,7 @@ void part_c(const Common& c, const PartC& p, const std::string& data_dir) {
       overfit(model, scheduler, x0, p.batch, p.iterations, p.lr, p.log_every, &gen, "training (c)");
   save_loss_plot(c.out + "/c_loss_history.svg", losses, "(c) tiny U-Net, one picture");
 
-  StripRecorder recorder{strip_levels(p.steps, p.strip_every), std::min<int64_t>(4, p.samples), {}};
-  Progress progress("sampling (c)", p.steps);
-  Tensor samples = ddpm_sample(model, scheduler, {p.samples, x0.size(1), x0.size(2), x0.size(3)},
-                               &gen, with_progress(progress, recorder, p.steps), c.variance);
-  progress.finish();
-  report_against_target(samples, x0, 0.1);
-  const TileStyle style{p.scale, 0};
-  const std::string target_path = c.out + "/c_target.png";
-  save_png(target_path, as_tiles(x0, style));
-  std::printf("    -> %s (the training picture, upscaled %lldx)\n", target_path.c_str(),
-              static_cast<long long>(p.scale));
-  const std::string grid_path = c.out + "/c_samples.png";
-  save_png(grid_path, make_grid(as_tiles(samples, style), 4, 2, 1.0f));
-  std::printf("    -> %s (%lld samples, upscaled %lldx)\n", grid_path.c_str(),
-              static_cast<long long>(p.samples), static_cast<long long>(p.scale));
-  const std::string strip_path = c.out + "/c_steps.png";
-  recorder.save(strip_path, style);
-  std::printf("    -> %s (one row per sample; %s)\n", strip_path.c_str(),
-              recorder.describe().c_str());
+  sample_and_save(c, "c", model, scheduler, x0, p.samples, p.scale, p.strip_every, 1.0f, &gen);
 }
 
 int run(int argc, char** argv) {
