@@ -3,7 +3,6 @@
 
 #include <charconv>
 #include <cmath>
-#include <set>
 
 #include "tensor/error.h"
 #include "tensor/io/safetensors.h"
@@ -65,28 +64,6 @@ std::map<std::string, double> numbers_with_prefix(const SafetensorsData& data,
 
 // ---- tensors --------------------------------------------------------------------------------
 
-// `given` must hold exactly the module's parameters and buffers with their shapes; names in
-// messages are written as in the file (with `prefix`).
-void check_module_tensors(const Module& module, const NamedTensors& given, const std::string& path,
-                          const std::string& prefix) {
-  std::map<std::string, const Tensor*> by_name;
-  for (const auto& [name, tensor] : given) by_name[name] = &tensor;
-  std::set<std::string> known;
-  for (const auto& [name, mine] : module.state_dict()) {
-    known.insert(name);
-    auto it = by_name.find(name);
-    DRIFT_CHECK(it != by_name.end(), path << ": missing tensor '" << prefix << name
-                                          << "' (the model's has shape " << mine.shape() << ")");
-    DRIFT_CHECK(it->second->shape() == mine.shape(),
-                path << ": tensor '" << prefix << name << "' has shape " << it->second->shape()
-                     << " but the model expects " << mine.shape());
-  }
-  for (const auto& [name, tensor] : given)
-    DRIFT_CHECK(known.count(name), path << ": unexpected tensor '" << prefix << name << "' (shape "
-                                        << tensor.shape()
-                                        << "): the model has no such parameter or buffer");
-}
-
 NamedTensors with_prefix(const std::string& prefix, const NamedTensors& tensors) {
   NamedTensors out;
   for (const auto& [name, tensor] : tensors) out.emplace_back(prefix + name, tensor);
@@ -103,7 +80,6 @@ void save_weights(const std::string& path, const Module& module) {
 
 void load_weights(const std::string& path, Module& module) {
   SafetensorsData data = load_safetensors(path);
-  check_module_tensors(module, data.tensors, path, "");
   module.load_state_dict(data.tensors, path);
 }
 
@@ -203,7 +179,7 @@ TrainingState load_checkpoint(const std::string& path, Module& model, Optimizer*
                      << "with a null EMA");
     ema->check_state(ema_state, path, kEmaPrefix);
   }
-  check_module_tensors(model, model_tensors, path, kModelPrefix);
+  model.check_state_dict(model_tensors, path, kModelPrefix);
 
   // 5. Apply.
   model.load_state_dict(model_tensors, path);

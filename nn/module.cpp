@@ -87,27 +87,34 @@ NamedTensors Module::state_dict() const {
   return out;
 }
 
-void Module::load_state_dict(const NamedTensors& state, const std::string& source) {
+void Module::check_state_dict(const NamedTensors& state, const std::string& source,
+                              const std::string& prefix) const {
   std::map<std::string, const Tensor*> given;
   for (const auto& [name, t] : state) {
-    DRIFT_CHECK(!given.count(name), source << ": tensor '" << name << "' is given twice");
+    DRIFT_CHECK(!given.count(name), source << ": tensor '" << prefix << name << "' is given twice");
     given[name] = &t;
   }
-  NamedTensors mine = state_dict();
   std::map<std::string, bool> known;
-  for (const auto& [name, t] : mine) {
+  for (const auto& [name, t] : state_dict()) {
     known[name] = true;
     auto it = given.find(name);
-    DRIFT_CHECK(it != given.end(), source << ": missing tensor '" << name << "' (shape "
-                                          << t.shape() << ")");
+    DRIFT_CHECK(it != given.end(), source << ": missing tensor '" << prefix << name
+                                          << "' (the model's has shape " << t.shape() << ")");
     DRIFT_CHECK(it->second->shape() == t.shape(),
-                source << ": tensor '" << name << "' has shape " << it->second->shape()
+                source << ": tensor '" << prefix << name << "' has shape " << it->second->shape()
                        << " but the model expects " << t.shape());
   }
   for (const auto& [name, t] : state)
-    DRIFT_CHECK(known.count(name), source << ": unexpected tensor '" << name << "' (shape "
-                                          << t.shape() << "): the model has no such parameter");
-  for (auto& [name, t] : mine) {
+    DRIFT_CHECK(known.count(name), source << ": unexpected tensor '" << prefix << name
+                                          << "' (shape " << t.shape()
+                                          << "): the model has no such parameter or buffer");
+}
+
+void Module::load_state_dict(const NamedTensors& state, const std::string& source) {
+  check_state_dict(state, source);  // everything is checked before anything changes
+  std::map<std::string, const Tensor*> given;
+  for (const auto& [name, t] : state) given[name] = &t;
+  for (auto& [name, t] : state_dict()) {
     Tensor target = t;  // a handle to the module's own tensor
     target.copy_(*given[name]);
   }

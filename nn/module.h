@@ -60,6 +60,11 @@ class Module {
   // Copies values in by name. Every name must exist with the same shape, and every
   // parameter/buffer must be given; otherwise an Error names the tensor (and `source`).
   void load_state_dict(const NamedTensors& state, const std::string& source = "state dict");
+  // The checks of load_state_dict alone, changing nothing: callers that load several parts
+  // (a checkpoint: model, optimizer, EMA) check every part before applying any. `prefix` is
+  // how the names appear in `source` (e.g. "model."), for the messages.
+  void check_state_dict(const NamedTensors& state, const std::string& source,
+                        const std::string& prefix = "") const;
 
   // ---- modes and devices --------------------------------------------------------------
   void train(bool training = true);  // recursive; Dropout and friends read is_training()
