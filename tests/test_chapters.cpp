@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <iostream>
 
-#include "diffusion/data.h"
-#include "diffusion/image.h"
+#include "diffusion/tools/data.h"
+#include "diffusion/tools/image.h"
 #include "tensor/error.h"
 #include "tests/helpers.h"
 #include "tests/temp_dir.h"

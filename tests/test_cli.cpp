@@ -5,8 +5,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "diffusion/cli.h"
-#include "diffusion/progress.h"
+#include "diffusion/tools/cli.h"
+#include "diffusion/tools/progress.h"
 #include "tensor/error.h"
 #include "tests/helpers.h"
 #include "tests/temp_dir.h"

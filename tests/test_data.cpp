@@ -8,7 +8,7 @@
 #include <iostream>
 #include <map>
 
-#include "diffusion/data.h"
+#include "diffusion/tools/data.h"
 #include "tensor/error.h"
 #include "tests/helpers.h"
 #include "tests/temp_dir.h"
@@ -136,7 +136,7 @@ TEST_CASE("data finding defaults: DRIFT_DATA and the project's own folders") {
   CHECK(search.env_dir == dir.str());
   CHECK(search.flag_dir.empty());
   REQUIRE(!search.project_roots.empty());  // the source tree this test was built from
-  CHECK(std::filesystem::exists(std::filesystem::path(search.project_roots[0]) / "diffusion" /
+  CHECK(std::filesystem::exists(std::filesystem::path(search.project_roots[0]) / "diffusion" / "tools" /
                                 "data.h"));
   CHECK(search.system_dirs.at(0) == "/usr/share/datasets");
 }

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "diffusion/image.h"
+#include "diffusion/tools/image.h"
 #include "tensor/error.h"
 #include "tests/helpers.h"
 #include "tests/temp_dir.h"

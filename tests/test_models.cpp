@@ -9,10 +9,11 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
-#include "diffusion/ddpm.h"
+#include "diffusion/objectives/ddpm_loss.h"
+#include "diffusion/samplers/ddpm.h"
 #include "diffusion/models/tiny_unet.h"
 #include "diffusion/models/toy.h"
-#include "diffusion/schedule.h"
+#include "diffusion/process/schedule.h"
 #include "tensor/error.h"
 #include "tests/helpers.h"
 

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <vector>
 
-#include "diffusion/data.h"
-#include "diffusion/plot.h"
+#include "diffusion/tools/data.h"
+#include "diffusion/tools/plot.h"
 #include "tensor/error.h"
 #include "tests/helpers.h"
 #include "tests/temp_dir.h"

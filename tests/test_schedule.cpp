@@ -5,7 +5,8 @@
 
 #include <cmath>
 
-#include "diffusion/schedule.h"
+#include "diffusion/process/schedule.h"
+#include "diffusion/samplers/ddpm.h"
 #include "tensor/error.h"
 #include "tests/helpers.h"
 
@@ -225,28 +226,29 @@ TEST_CASE("posterior mean of the predicted x0 is the reverse step's mean") {
 
 TEST_CASE("one reverse step matches PyTorch (fixed inputs and z)") {
   NoiseScheduler s(24, 1e-4, 0.6);
+  DDPMSampler sampler(s), beta_sampler(s, ReverseVariance::Beta);
   Tensor x_t = expected("step.x_t"), eps_hat = expected("step.eps_hat"), z = expected("step.z"),
          t = expected("step.t");
-  CHECK_CLOSE(s.step_with_noise(eps_hat, t, x_t, z), expected("step.x_prev_posterior"), 1e-5, 1e-5);
-  CHECK_CLOSE(s.step_with_noise(eps_hat, t, x_t, z, ReverseVariance::Beta),
+  CHECK_CLOSE(sampler.step_with_noise(eps_hat, t, x_t, z), expected("step.x_prev_posterior"), 1e-5, 1e-5);
+  CHECK_CLOSE(beta_sampler.step_with_noise(eps_hat, t, x_t, z),
               expected("step.x_prev_beta"), 1e-5, 1e-5);
   // At t = 0 no noise is added: sample 0 (t = 0) is the mean whatever z is.
   Tensor other_z = z * 3.0f;
-  Tensor a = slice(s.step_with_noise(eps_hat, t, x_t, z), 0, 0, 1);
-  Tensor b = slice(s.step_with_noise(eps_hat, t, x_t, other_z), 0, 0, 1);
+  Tensor a = slice(sampler.step_with_noise(eps_hat, t, x_t, z), 0, 0, 1);
+  Tensor b = slice(sampler.step_with_noise(eps_hat, t, x_t, other_z), 0, 0, 1);
   CHECK_CLOSE(a, b, 0.0, 0.0);
   CHECK_CLOSE(a, slice(expected("step.mean"), 0, 0, 1), 1e-5, 1e-5);
   // step() with a generator draws z itself: same generator state, same result.
   Generator g1(5), g2(5);
-  CHECK_CLOSE(s.step(eps_hat, t, x_t, &g1), s.step(eps_hat, t, x_t, &g2), 0.0, 0.0);
+  CHECK_CLOSE(sampler.step(eps_hat, t, x_t, &g1), sampler.step(eps_hat, t, x_t, &g2), 0.0, 0.0);
   Generator g3(5);
   Tensor z_drawn = randn(x_t.shape(), Device::cpu(), &g3);
   Generator g4(5);
-  CHECK_CLOSE(s.step(eps_hat, t, x_t, &g4), s.step_with_noise(eps_hat, t, x_t, z_drawn), 0.0, 0.0);
+  CHECK_CLOSE(sampler.step(eps_hat, t, x_t, &g4), sampler.step_with_noise(eps_hat, t, x_t, z_drawn), 0.0, 0.0);
   // The integer-t form equals the tensor form.
   Generator g5(9), g6(9);
-  CHECK_CLOSE(s.step(eps_hat, 7, x_t, &g5), s.step(eps_hat, s.timesteps(3, 7), x_t, &g6), 0.0, 0.0);
-  CHECK_THROWS_WITH_AS(s.step_with_noise(eps_hat, t, x_t, zeros({3, 3, 4})),
+  CHECK_CLOSE(sampler.step(eps_hat, 7, x_t, &g5), sampler.step(eps_hat, s.timesteps(3, 7), x_t, &g6), 0.0, 0.0);
+  CHECK_THROWS_WITH_AS(sampler.step_with_noise(eps_hat, t, x_t, zeros({3, 3, 4})),
                        doctest::Contains("z and x_t"), Error);
 }
 

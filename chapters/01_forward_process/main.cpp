@@ -19,11 +19,11 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
-#include "diffusion/cli.h"
-#include "diffusion/data.h"
-#include "diffusion/image.h"
-#include "diffusion/plot.h"
-#include "diffusion/schedule.h"
+#include "diffusion/tools/cli.h"
+#include "diffusion/tools/data.h"
+#include "diffusion/tools/image.h"
+#include "diffusion/tools/plot.h"
+#include "diffusion/process/schedule.h"
 
 using namespace drift;
 using namespace drift::diffusion;

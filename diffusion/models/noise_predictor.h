@@ -1,7 +1,7 @@
 // noise_predictor.h — what every diffusion model of the chapters is: a network ε_θ(x_t, t)
 // that looks at a noisy picture x_t and its timestep t and predicts the noise ε in it.
 //
-// The training objective and the sampler (diffusion/ddpm.h) are written once against this
+// The training objective and the sampler (diffusion/objectives/ddpm_loss.h) are written once against this
 // interface, so the toy model of chapter 2 and the U-Nets of later chapters share them.
 #pragma once
 

@@ -24,7 +24,7 @@
 #pragma GCC diagnostic pop
 #endif
 
-#include "diffusion/stb_util.h"
+#include "diffusion/tools/stb_util.h"
 
 namespace drift {
 namespace diffusion {

@@ -2,7 +2,7 @@
 //
 // The transforms loop over host copies: they run once per picture or per grid, never in a
 // training step, so the simple readable loop beats a kernel on every backend.
-#include "diffusion/image.h"
+#include "diffusion/tools/image.h"
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
@@ -15,7 +15,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
-#include "diffusion/stb_util.h"
+#include "diffusion/tools/stb_util.h"
 #include "tensor/error.h"
 #include "tensor/io/safetensors.h"  // write_file_atomically
 

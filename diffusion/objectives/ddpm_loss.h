@@ -1,5 +1,5 @@
-// ddpm.h — the two algorithms of DDPM (Ho et al. 2020), written once for any noise predictor:
-// the training objective (Algorithm 1) and ancestral sampling (Algorithm 2).
+// ddpm_loss.h — DDPM's training objective (Ho et al. 2020, Algorithm 1), written once for
+// any noise predictor. Its sampler (Algorithm 2) is in diffusion/samplers/ddpm.h.
 //
 //   NoiseScheduler scheduler(24, 1e-4, 0.6);
 //   ToyModel model;
@@ -10,14 +10,12 @@
 //     loss.backward();
 //     optimizer.step();
 //   }
-//   Tensor samples = ddpm_sample(model, scheduler, {16, 3, 32, 32});
 #pragma once
 
 #include <cstdint>
-#include <functional>
 
 #include "diffusion/models/noise_predictor.h"
-#include "diffusion/schedule.h"
+#include "diffusion/process/schedule.h"
 #include "tensor/random.h"
 #include "tensor/tensor.h"
 
@@ -33,19 +31,6 @@ namespace diffusion {
 // tutorial. Randomness comes from `generator` (the global one when null).
 Tensor ddpm_loss(NoisePredictor& model, const NoiseScheduler& scheduler, const Tensor& x0,
                  Generator* generator = nullptr);
-
-// Called by ddpm_sample with the current samples: first with level = T and x_T (pure noise),
-// then after each reverse step with level = t and x_t, down to level = 0 and the final x_0.
-// (Level t is the paper's x_t: the picture with t noising steps left to undo.)
-using SampleCallback = std::function<void(int64_t level, const Tensor& x)>;
-
-// Algorithm 2: x_T ~ N(0, I) of the given shape, then for t = T-1 down to 0 (0-based)
-//   ε̂ = ε_θ(x_t, t),   x_{t-1} = (x_t − β_t/√(1-ᾱ_t) ε̂)/√α_t + σ_t z   (NoiseScheduler::step)
-// with σ²_t the posterior variance β̃_t (or β_t) and no noise on the last step. Runs without
-// building a graph. Returns x_0 in model range (roughly [-1, 1]; not clamped).
-Tensor ddpm_sample(NoisePredictor& model, const NoiseScheduler& scheduler, const Shape& shape,
-                   Generator* generator = nullptr, const SampleCallback& on_step = {},
-                   ReverseVariance variance = ReverseVariance::Posterior);
 
 }  // namespace diffusion
 }  // namespace drift

@@ -106,7 +106,7 @@ class NoiseScheduler {
   // q_sample: x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε   (eq. 4 by reparameterisation), per batch element.
   Tensor add_noise(const Tensor& x0, const Tensor& noise, const Tensor& t) const;
 
-  // ---- the posterior and the reverse step ----------------------------------------------
+  // ---- the posterior q(x_{t-1} | x_t, x_0) and the reverse-step noise --------------------
   // x̂_0 = (x_t - √(1-ᾱ_t) ε̂) / √ᾱ_t, eq. 4 solved for x_0.
   Tensor predict_x0(const Tensor& x_t, const Tensor& eps_hat, const Tensor& t) const;
   // μ̃_t(x_t, x_0) = coef1 x_0 + coef2 x_t, the mean of q(x_{t-1} | x_t, x_0)   (eq. 7).
@@ -115,21 +115,12 @@ class NoiseScheduler {
   // no noise, Algorithm 2 line 3).
   Tensor reverse_sigma(ReverseVariance variance = ReverseVariance::Posterior) const;
 
-  // One DDPM reverse step (Algorithm 2, line 4):
-  //   x_{t-1} = (x_t - β_t / √(1-ᾱ_t) · ε̂) / √α_t + σ_t z,   z ~ N(0, I),  no noise at t = 0.
-  // eps_hat is the model's noise prediction ε_θ(x_t, t). `t` is a [B] timestep tensor or one
-  // timestep for the whole batch. Draws z from `generator` (the global one when null).
-  Tensor step(const Tensor& eps_hat, const Tensor& t, const Tensor& x_t,
-              Generator* generator = nullptr,
-              ReverseVariance variance = ReverseVariance::Posterior) const;
-  Tensor step(const Tensor& eps_hat, int64_t t, const Tensor& x_t, Generator* generator = nullptr,
-              ReverseVariance variance = ReverseVariance::Posterior) const;
-  // The same step with the noise z given (tests, and comparing devices).
-  Tensor step_with_noise(const Tensor& eps_hat, const Tensor& t, const Tensor& x_t, const Tensor& z,
-                         ReverseVariance variance = ReverseVariance::Posterior) const;
+  // The reverse step itself lives with the samplers (diffusion/samplers/ddpm.h).
+
+  // Throws, naming `op`, unless t is a [B] or [B, 1] timestep tensor on device().
+  void check_timesteps(const Tensor& t, const char* op) const;
 
  private:
-  void check_timesteps(const Tensor& t, const char* op) const;
   int64_t steps_ = 0;
   Device device_ = Device::cpu();
   Tensor sigma_posterior_, sigma_beta_;  // reverse_sigma() for each variance choice

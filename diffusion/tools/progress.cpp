@@ -1,5 +1,5 @@
 // progress.cpp — the progress line.
-#include "diffusion/progress.h"
+#include "diffusion/tools/progress.h"
 
 #include <unistd.h>
 

@@ -5,7 +5,7 @@
 // panel is laid out in four steps: margins from the text around the axes, the axis ranges
 // (data + 5% margins), "nice" ticks (steps of 1, 2, 2.5 or 5 times a power of ten, or
 // decades on a log axis), then the lines, clipped to the axes, and the legend.
-#include "diffusion/plot.h"
+#include "diffusion/tools/plot.h"
 
 #include <algorithm>
 #include <cmath>

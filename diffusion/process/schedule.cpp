@@ -1,9 +1,9 @@
-// schedule.cpp — beta schedules and the NoiseScheduler's constants, forward jump and reverse step.
+// schedule.cpp — beta schedules, the NoiseScheduler's constants and the forward jump.
 //
 // The constants are computed once, on the host in double precision (T is at most a few
 // thousand), then stored as float32 tensors on the scheduler's device. Everything that runs
-// per batch (select, add_noise, step) is made of tensor ops only, so it runs on any device.
-#include "diffusion/schedule.h"
+// per batch (select, add_noise, and the samplers' steps) is made of tensor ops only, so it runs on any device.
+#include "diffusion/process/schedule.h"
 
 #include <cmath>
 
@@ -265,7 +265,7 @@ Tensor NoiseScheduler::add_noise(const Tensor& x0, const Tensor& noise, const Te
   return select(sqrt_alpha_bar, t, ndim) * x0 + select(sqrt_one_minus_alpha_bar, t, ndim) * noise;
 }
 
-// ---- the posterior and the reverse step ---------------------------------------------------
+// ---- the posterior and the reverse-step noise ---------------------------------------------------
 
 Tensor NoiseScheduler::predict_x0(const Tensor& x_t, const Tensor& eps_hat, const Tensor& t) const {
   check_same_shape(x_t, eps_hat, "NoiseScheduler::predict_x0 (x_t and eps_hat)");
@@ -284,37 +284,6 @@ Tensor NoiseScheduler::posterior_mean(const Tensor& x0, const Tensor& x_t, const
 
 Tensor NoiseScheduler::reverse_sigma(ReverseVariance variance) const {
   return variance == ReverseVariance::Posterior ? sigma_posterior_ : sigma_beta_;
-}
-
-Tensor NoiseScheduler::step_with_noise(const Tensor& eps_hat, const Tensor& t, const Tensor& x_t,
-                                       const Tensor& z, ReverseVariance variance) const {
-  DRIFT_CHECK(eps_hat.defined() && x_t.defined() && z.defined(),
-              "NoiseScheduler::step: undefined input");
-  check_same_shape(eps_hat, x_t, "NoiseScheduler::step (eps_hat and x_t)");
-  check_same_shape(z, x_t, "NoiseScheduler::step (z and x_t)");
-  check_timesteps(t, "NoiseScheduler::step");
-  DRIFT_CHECK(x_t.size(0) == t.size(0), "NoiseScheduler::step: " << t.size(0)
-                                                                 << " timesteps for a batch of "
-                                                                 << describe(x_t));
-  const int64_t ndim = x_t.ndim();
-  // μ_θ(x_t, t) = (x_t - β_t / √(1-ᾱ_t) · ε̂) / √α_t                        (Ho et al. eq. 11)
-  Tensor eps_scale = select(betas, t, ndim) / select(sqrt_one_minus_alpha_bar, t, ndim);
-  Tensor mean = select(sqrt_recip_alphas, t, ndim) * (x_t - eps_scale * eps_hat);
-  // x_{t-1} = μ_θ + σ_t z, with σ_0 = 0: no noise on the last step      (Algorithm 2, line 4)
-  return mean + select(reverse_sigma(variance), t, ndim) * z;
-}
-
-Tensor NoiseScheduler::step(const Tensor& eps_hat, const Tensor& t, const Tensor& x_t,
-                            Generator* generator, ReverseVariance variance) const {
-  DRIFT_CHECK(x_t.defined(), "NoiseScheduler::step: x_t is undefined");
-  Tensor z = randn(x_t.shape(), x_t.device(), generator);  // z ~ N(0, I)
-  return step_with_noise(eps_hat, t, x_t, z, variance);
-}
-
-Tensor NoiseScheduler::step(const Tensor& eps_hat, int64_t t, const Tensor& x_t,
-                            Generator* generator, ReverseVariance variance) const {
-  DRIFT_CHECK(x_t.defined() && x_t.ndim() >= 1, "NoiseScheduler::step: x_t must have a batch dim");
-  return step(eps_hat, timesteps(x_t.size(0), t), x_t, generator, variance);
 }
 
 }  // namespace diffusion

@@ -1,5 +1,5 @@
 // cli.cpp — the chapter flag parser, the output folder and the main() wrapper.
-#include "diffusion/cli.h"
+#include "diffusion/tools/cli.h"
 
 #include <cerrno>
 #include <cmath>

@@ -1,5 +1,5 @@
 // data.cpp — data finding (see data.h for the search order) and the IDX/gzip reader.
-#include "diffusion/data.h"
+#include "diffusion/tools/data.h"
 
 #include <stb/stb_image.h>  // stbi_zlib_decode_noheader_malloc: raw deflate
 #include <unistd.h>
@@ -13,7 +13,7 @@
 #include <set>
 #include <sstream>
 
-#include "diffusion/stb_util.h"
+#include "diffusion/tools/stb_util.h"
 #include "tensor/error.h"
 
 #ifndef DRIFT_SOURCE_DIR
