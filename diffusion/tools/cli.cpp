@@ -241,14 +241,30 @@ bool Cli::try_parse(const std::vector<std::string>& args) {
   return true;
 }
 
+namespace {
+
+// `text` as one shell word: left alone when it only holds safe characters, else in quotes.
+std::string shell_quote(const std::string& text) {
+  const bool safe = !text.empty() && text.find_first_not_of(
+                                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                         "0123456789-_./=:,+@%") == std::string::npos;
+  if (safe) return text;
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+}  // namespace
+
 void Cli::parse(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  command_line_ = shell_quote(argc > 0 ? argv[0] : program_);
+  for (const std::string& arg : args) command_line_ += " " + shell_quote(arg);
   bool run = false;
   try {
     run = try_parse(args);
   } catch (const CliError& e) {
-    std::cerr << program_ << ": " << e.what() << "\n\n" << usage();
-    std::exit(2);
+    usage_error(e.what());  // one line and a pointer to --help, not the whole usage
   }
   if (!run) {
     std::cout << usage();
@@ -333,6 +349,11 @@ int run_main(int argc, char** argv, const std::function<int(int, char**)>& body)
   std::string program = argc > 0 ? std::filesystem::path(argv[0]).filename().string() : "drift";
   try {
     return body(argc, argv);
+  } catch (const Interrupted& e) {
+    std::cout.flush();
+    std::fflush(stdout);
+    std::cerr << program << ": stopped: " << one_line(e.what()) << "\n";
+    return 128 + e.signal();
   } catch (const Error& e) {
     std::cout.flush();
     std::fflush(stdout);  // what the program printed so far comes before the error

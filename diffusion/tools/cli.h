@@ -38,6 +38,18 @@ class CliError : public Error {
   using Error::Error;
 };
 
+// A program stopped by Ctrl-C (SIGINT) or SIGTERM once its work is saved; the message says
+// how to continue. run_main() prints it and exits with 128 + the signal number, as a shell
+// does for a program the signal killed.
+class Interrupted : public Error {
+ public:
+  Interrupted(const std::string& message, int signal) : Error(message), signal_(signal) {}
+  int signal() const { return signal_; }
+
+ private:
+  int signal_;
+};
+
 class Cli {
  public:
   Cli(std::string program, std::string description);
@@ -77,6 +89,9 @@ class Cli {
 
   std::string usage() const;
   const std::string& program() const { return program_; }
+  // The command line parse() was given, each argument quoted where the shell needs it: what
+  // a program prints when it tells the user how to run it again (e.g. with --resume).
+  const std::string& command_line() const { return command_line_; }
 
   // The common flags (valid after parse / try_parse).
   uint64_t seed() const { return static_cast<uint64_t>(seed_); }
@@ -92,7 +107,7 @@ class Cli {
   Flag* find(const std::string& name);
   void set_value(Flag& flag, const std::string& value);
 
-  std::string program_, description_;
+  std::string program_, description_, command_line_;
   std::vector<std::unique_ptr<Flag>> flags_;
   int64_t seed_ = 0, threads_ = 0;
   std::string device_text_ = "auto", out_dir_, data_dir_;
@@ -105,7 +120,7 @@ std::string make_output_dir(const std::string& path);
 
 // The body of main(): runs `body(argc, argv)` and returns its status. A drift::Error or any
 // other exception is printed as "<program>: error: <message>" on one line of stderr, and the
-// status is 1.
+// status is 1 — or 128 + the signal for an Interrupted run.
 int run_main(int argc, char** argv, const std::function<int(int, char**)>& body);
 
 // A message squeezed onto one line (newlines and tabs become spaces).
