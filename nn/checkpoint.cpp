@@ -74,13 +74,21 @@ NamedTensors with_prefix(const std::string& prefix, const NamedTensors& tensors)
 
 // ---- weights ----------------------------------------------------------------------------
 
-void save_weights(const std::string& path, const Module& module) {
-  save_safetensors(path, module.state_dict(), {{"format", "pt"}});
+void save_weights(const std::string& path, const Module& module,
+                  const std::map<std::string, std::string>& settings) {
+  std::map<std::string, std::string> metadata = {{"format", "pt"}};
+  for (const auto& [key, value] : settings) metadata["setting." + key] = value;
+  save_safetensors(path, module.state_dict(), metadata);
 }
 
-void load_weights(const std::string& path, Module& module) {
+std::map<std::string, std::string> load_weights(const std::string& path, Module& module) {
   SafetensorsData data = load_safetensors(path);
   module.load_state_dict(data.tensors, path);
+  std::map<std::string, std::string> settings;
+  const std::string prefix = "setting.";
+  for (const auto& [key, value] : data.metadata)
+    if (key.rfind(prefix, 0) == 0) settings[key.substr(prefix.size())] = value;
+  return settings;
 }
 
 // ---- checkpoints --------------------------------------------------------------------------

@@ -46,9 +46,13 @@ struct TrainingState {
   std::map<std::string, std::string> extra;  // free-form values (saved as "extra.<key>")
 };
 
-void save_weights(const std::string& path, const Module& module);
+// `settings` (e.g. the noise schedule the model was trained with) are stored in the metadata
+// as "setting.<key>", so that whoever loads the weights can check they fit.
+void save_weights(const std::string& path, const Module& module,
+                  const std::map<std::string, std::string>& settings = {});
 // Every parameter and buffer must be in the file with its shape, and nothing else.
-void load_weights(const std::string& path, Module& module);
+// Returns the settings saved with the weights (empty for a file without any).
+std::map<std::string, std::string> load_weights(const std::string& path, Module& module);
 
 // `optimizer` and `ema` may be null (then their parts are not written).
 void save_checkpoint(const std::string& path, const Module& model, const Optimizer* optimizer,

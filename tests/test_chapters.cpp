@@ -170,7 +170,7 @@ std::string gradient_picture(const test::TempDir& dir, int64_t width, int64_t he
 // Chapter 2 on a 16x16 picture: `iterations` in all, a checkpoint every 3.
 std::string tiny_training(const std::string& picture, const std::string& out, int iterations) {
   return chapter2 + " --image '" + picture + "' --size 16 --iterations " +
-         std::to_string(iterations) + " --log-every 2 --checkpoint-every 3 --smooth 2 --seed 4" +
+         std::to_string(iterations) + " --log-every 2 --checkpoint-every 3 --seed 4" +
          " --out '" + out + "'";
 }
 
@@ -200,11 +200,11 @@ TEST_CASE("chapter 2 smoke run: trains, writes weights, checkpoint, losses and p
   INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
   REQUIRE(r.status == 0);
   for (const char* line :
-       {"iteration     0  loss", "iteration     2  loss", "iteration     5  loss"})
+       {"step      1  loss", "step      3  loss", "step      6  loss"})
     CHECK(r.out.find(line) != std::string::npos);  // the loss every 2 iterations and at the end
   CHECK(r.err.find("training 6/6 [100%]") != std::string::npos);  // the progress line
   for (const char* file : {"toy_model.safetensors", "checkpoint.safetensors", "losses.csv",
-                           "loss_history.svg", "denoising.png"})
+                           "loss_history.svg", "loss_by_timestep.svg", "denoising.png"})
     CHECK(r.out.find(out + "/" + file) != std::string::npos);  // says where each output went
 
   SafetensorsData weights = load_safetensors(out + "/toy_model.safetensors");
@@ -217,7 +217,9 @@ TEST_CASE("chapter 2 smoke run: trains, writes weights, checkpoint, losses and p
   CHECK(checkpoint.metadata.at("extra.lr") == "0.001");
   CHECK(checkpoint.find("optimizer.0.exp_avg") != nullptr);
   CHECK(lines(read_file(out + "/losses.csv")) == 7);  // the header and 6 losses
-  check_svg(out + "/loss_history.svg", 3);  // raw loss, its moving average, loss by timestep
+  check_svg(out + "/loss_history.svg", 2);      // the raw loss and its moving average
+  check_svg(out + "/loss_by_timestep.svg", 1);  // the trained model's loss at each t
+  CHECK(weights.metadata.at("setting.steps") == "24");  // the schedule travels with the weights
   // x_t at 5 timesteps over the x_0 each implies: 2 rows of 5 full-size (16 px) tiles.
   check_png(out + "/denoising.png", Shape{3, 2 * 18 + 2, 5 * 18 + 2});
 }
@@ -234,7 +236,7 @@ TEST_CASE("chapter 2: --resume continues exactly (6 iterations = 3 + resume + 3)
   RunResult second = run(dir, tiny_training(picture, split, 6) + " --resume");
   INFO("stdout:\n" << second.out << "\nstderr:\n" << second.err);
   REQUIRE(second.status == 0);
-  CHECK(second.out.find("resuming from " + split + "/checkpoint.safetensors at iteration 3") !=
+  CHECK(second.out.find("resuming from " + split + "/checkpoint.safetensors at step 3") !=
         std::string::npos);
 
   SafetensorsData expected = load_safetensors(whole + "/toy_model.safetensors");
@@ -271,6 +273,30 @@ TEST_CASE("chapter 2: --resume continues exactly (6 iterations = 3 + resume + 3)
   CHECK(nothing.status == 1);
   CHECK(lines(nothing.err) == 1);
   CHECK(nothing.err.find("--resume: no checkpoint to continue") != std::string::npos);
+}
+
+TEST_CASE("chapter 2: SIGTERM or Ctrl-C mid-run saves the checkpoint and prints how to resume") {
+  test::TempDir dir("chapter2-signal");
+  const std::string picture = gradient_picture(dir, 16, 16);
+  for (const char* signal : {"TERM", "INT"}) {
+    CAPTURE(signal);
+    const std::string out = dir.path(std::string("run_") + signal);
+    // The chapter runs in the background; once its first log line is out, it gets the signal.
+    const std::string log = dir.path("child.txt");
+    const std::string script = tiny_training(picture, out, 100000000) + " > '" + log +
+                               "' 2>&1 & pid=$!; for i in $(seq 300); do grep -q 'step      1' '" +
+                               log + "' 2>/dev/null && break; sleep 0.1; done; kill -" + signal +
+                               " $pid; wait $pid; echo $?";
+    RunResult r = run(dir, "sh '" + dir.write("signal.sh", script + "\n") + "'");
+    const std::string child = read_file(log);
+    INFO("child output:\n" << child);
+    CHECK(r.out == (std::string(signal) == "TERM" ? "143\n" : "130\n"));
+    CHECK(child.find("stopped: SIG") != std::string::npos);
+    CHECK(child.find("resume with: ") != std::string::npos);
+    CHECK(child.find("--resume") != std::string::npos);
+    SafetensorsData checkpoint = load_safetensors(out + "/checkpoint.safetensors");
+    CHECK(std::stoll(checkpoint.metadata.at("step")) >= 1);
+  }
 }
 
 TEST_CASE("chapter 2: help, usage mistakes and errors") {
