@@ -37,6 +37,7 @@
 #include "diffusion/models/toy.h"
 #include "diffusion/tools/plot.h"
 #include "diffusion/tools/progress.h"
+#include "diffusion/training/trainer.h"
 #include "diffusion/process/schedule.h"
 #include "nn/checkpoint.h"
 #include "nn/optim.h"
@@ -73,13 +74,13 @@ Tensor as_tiles(const Tensor& x, const TileStyle& style) {
   return pictures;
 }
 
-// Collects, while ddpm_sample runs, the first `rows` samples at each level of `levels`.
-struct StripRecorder {
+// The frames a strip shows: the first `rows` samples at each level of `levels`.
+struct Strip {
   std::vector<int64_t> levels;
   int64_t rows;
-  std::vector<Tensor> frames;  // one [rows, C, H, W] per recorded level, in sampling order
+  std::vector<Tensor> frames;  // one [rows, C, H, W] per kept level, in sampling order
 
-  void operator()(int64_t level, const Tensor& x) {
+  void keep(int64_t level, const Tensor& x) {
     if (std::find(levels.begin(), levels.end(), level) != levels.end())
       frames.push_back(slice(x, 0, 0, rows).clone());
   }
@@ -98,12 +99,28 @@ struct StripRecorder {
   }
 };
 
-// A Progress line driven by ddpm_sample's callback (one tick per reverse step).
-SampleCallback with_progress(Progress& progress, StripRecorder& recorder, int64_t T) {
-  return [&progress, &recorder, T](int64_t level, const Tensor& x) {
-    recorder(level, x);
-    if (level < T) progress.step();
-  };
+// ---- Algorithm 2: sampling --------------------------------------------------------------------
+
+// DDPM's sampler (Ho et al. 2020, Algorithm 2) as the loop it is: start from pure noise, and at
+// each t ask the model for the noise in x_t and take one reverse step. The strip keeps a frame
+// now and then. (DDPMSampler::sample in diffusion/samplers/ddpm.h is the same loop.)
+Tensor sample(NoisePredictor& model, const DDPMSampler& sampler, const Shape& shape,
+              Generator* generator, Strip& strip, const std::string& label) {
+  NoGradGuard no_grad;  // sampling trains nothing: no graph
+  const NoiseScheduler& scheduler = sampler.scheduler();
+  const int64_t T = scheduler.steps();
+  Progress progress(label, T);
+  Tensor x = randn(shape, scheduler.device(), generator);  // line 1: x_T ~ N(0, I)
+  strip.keep(T, x);
+  for (int64_t t = T - 1; t >= 0; --t) {  // line 2: for t = T, ..., 1 (0-based here)
+    Tensor eps_hat = model.forward(x, scheduler.timesteps(shape[0], t));  // ε_θ(x_t, t)
+    // lines 3-4: x_{t-1} = (x_t − β_t/√(1-ᾱ_t) ε̂)/√α_t + σ_t z, z ~ N(0, I), no z at t = 0
+    x = sampler.step(eps_hat, t, x, generator);
+    strip.keep(t, x);
+    progress.step();
+  }
+  progress.finish();
+  return x;  // line 6: x_0
 }
 
 // Mean and standard deviation of all values (of a small host copy).
@@ -149,45 +166,15 @@ void report_against_target(const Tensor& samples, const Tensor& target, double t
 // ---- training on one picture (parts b and c) ----------------------------------------------------
 
 // Algorithm 1 on a batch of `batch` copies of x0 (each with its own noise and timestep), with
-// Adam, for `iterations` steps; prints the loss every `log_every` and returns every loss.
-std::vector<double> overfit(NoisePredictor& model, const NoiseScheduler& scheduler,
-                            const Tensor& x0, int64_t batch, int64_t iterations, double lr,
-                            int64_t log_every, Generator* generator, const std::string& label) {
-  nn::Adam optimizer(model.parameters(), lr);
+// Adam, on the shared training loop; its files get the part's letter ("b_losses.csv", ...).
+void overfit(NoisePredictor& model, const NoiseScheduler& scheduler, const Tensor& x0,
+             int64_t batch, TrainingOptions options, const std::string& out,
+             const std::string& part, const RunSettings& settings, Generator* generator) {
   Tensor x0_batch = batch == 1 ? x0 : x0 * ones({batch, 1, 1, 1}, x0.device());
-  std::vector<double> losses;
-  Progress progress(label, iterations);
-  for (int64_t it = 0; it < iterations; ++it) {
-    optimizer.zero_grad();
-    Tensor loss = ddpm_loss(model, scheduler, x0_batch, generator);  // ‖ε − ε_θ(x_t, t)‖²
-    const double value = loss.item();
-    DRIFT_CHECK(std::isfinite(value), label << ": the loss became " << value << " at iteration "
-                                            << it << " (training diverged; try a smaller lr)");
-    losses.push_back(value);
-    loss.backward();
-    optimizer.step();
-    if (it % log_every == 0 || it + 1 == iterations) {
-      const size_t window = static_cast<size_t>(std::min<int64_t>(log_every, it + 1));
-      double recent = 0;
-      for (size_t k = losses.size() - window; k < losses.size(); ++k) recent += losses[k];
-      char line[160];
-      std::snprintf(
-          line, sizeof line, "    iteration %6lld  loss %.4f  (mean of the last %zu: %.4f)",
-          static_cast<long long>(it), value, window, recent / static_cast<double>(window));
-      progress.note(line);
-    }
-    progress.step(value);
-  }
-  progress.finish();
-  return losses;
-}
-
-void save_loss_plot(const std::string& path, const std::vector<double>& losses,
-                    const std::string& title) {
-  const int64_t window =
-      std::max<int64_t>(1, std::min<int64_t>(100, static_cast<int64_t>(losses.size()) / 20));
-  loss_plot(losses, window, title).save(path);
-  std::printf("    -> %s (training loss)\n", path.c_str());
+  Trainer trainer(model, std::move(options), out, settings, part + "_", generator,
+                  "training (" + part + ")");
+  while (trainer.running()) trainer.step(ddpm_loss(model, scheduler, x0_batch, generator));
+  trainer.finish();
 }
 
 // ---- the parts ----------------------------------------------------------------------------------
@@ -201,7 +188,8 @@ struct Common {
 
 // (a) The toy model of chapter 2 run backwards from pure noise.
 void part_a(const Common& c, const std::string& weights_flag, int64_t size, int64_t hidden,
-            const NoiseScheduler& scheduler, int64_t strip_every, int64_t tile) {
+            const NoiseScheduler& scheduler, const RunSettings& schedule_settings,
+            int64_t strip_every, int64_t tile) {
   std::printf("\n(a) sampling the chapter-2 toy model: T = %lld, %lldx%lld RGB, from pure noise\n",
               static_cast<long long>(scheduler.steps()), static_cast<long long>(size),
               static_cast<long long>(size));
@@ -216,20 +204,32 @@ void part_a(const Common& c, const std::string& weights_flag, int64_t size, int6
   const std::string weights = weights_flag.empty() ? default_weights : weights_flag;
   if (!weights_flag.empty() || std::filesystem::exists(weights)) {
     DRIFT_CHECK(std::filesystem::exists(weights), "--weights: no such file: '" << weights << "'");
-    nn::load_weights(weights, model);
+    const RunSettings trained_with = nn::load_weights(weights, model);
+    // A model only undoes the noise of the schedule it was trained on: check it is this one.
+    for (const auto& [key, value] : schedule_settings) {
+      auto it = trained_with.find(key);
+      if (it == trained_with.end()) {
+        std::printf("    WARNING: %s does not record its --%s; make sure it is %s\n",
+                    weights.c_str(), key.c_str(), value.c_str());
+        continue;
+      }
+      DRIFT_CHECK(it->second == value, weights << " was trained with --" << key << " "
+                                                << it->second << " but (a) samples with --"
+                                                << key << " " << value
+                                                << ": give the same schedule flags");
+    }
     std::printf("    model: TRAINED weights from %s\n", weights.c_str());
   } else {
-    std::printf(
-        "    model: UNTRAINED (no weights at %s; run 02_reverse_training first, or give "
-        "--weights)\n    expect noise: an untrained model predicts nothing useful\n",
-        weights.c_str());
+    const std::string warning = "UNTRAINED model: no weights at " + weights +
+                                " (run 02_reverse_training first, or give --weights); expect "
+                                "noise: an untrained model predicts nothing useful";
+    std::printf("    WARNING: %s\n", warning.c_str());
+    std::fprintf(stderr, "03_sampling: warning: %s\n", warning.c_str());
   }
 
-  StripRecorder recorder{strip_levels(scheduler.steps(), strip_every), 1, {}};
-  Progress progress("sampling (a)", scheduler.steps());
-  Tensor sample = ddpm_sample(model, scheduler, {1, 3, size, size}, &gen,
-                              with_progress(progress, recorder, scheduler.steps()), c.variance);
-  progress.finish();
+  Strip recorder{strip_levels(scheduler.steps(), strip_every), 1, {}};
+  Tensor sample = ::sample(model, DDPMSampler(scheduler, c.variance), {1, 3, size, size}, &gen,
+                           recorder, "sampling (a)");
   // How the spread of x_t evolves: from 1 (pure noise) towards the picture's own spread.
   std::printf("    std of x_t:");
   for (size_t i = 0; i < recorder.frames.size(); ++i)
@@ -267,11 +267,10 @@ void sample_and_save(const Common& c, const std::string& part, NoisePredictor& m
                      const NoiseScheduler& scheduler, const Tensor& x0, int64_t samples,
                      int64_t scale, int64_t strip_every, float grid_pad_value, Generator* gen) {
   const int64_t T = scheduler.steps();
-  StripRecorder recorder{strip_levels(T, strip_every), std::min<int64_t>(4, samples), {}};
-  Progress progress("sampling (" + part + ")", T);
-  Tensor result = ddpm_sample(model, scheduler, {samples, x0.size(1), x0.size(2), x0.size(3)},
-                              gen, with_progress(progress, recorder, T), c.variance);
-  progress.finish();
+  Strip recorder{strip_levels(T, strip_every), std::min<int64_t>(4, samples), {}};
+  Tensor result = sample(model, DDPMSampler(scheduler, c.variance),
+                         {samples, x0.size(1), x0.size(2), x0.size(3)}, gen, recorder,
+                         "sampling (" + part + ")");
   report_against_target(result, x0, 0.1);
   const TileStyle style{scale, 0};
   const std::string target_path = c.out + "/" + part + "_target.png";
@@ -303,9 +302,12 @@ void part_b(const Common& c, const PartB& p, const NoiseScheduler& scheduler) {
   std::printf("    model: %s, %lld parameters; Adam lr %g, batch %lld, %lld iterations\n",
               model.describe().c_str(), static_cast<long long>(model.num_parameters()), p.lr,
               static_cast<long long>(p.batch), static_cast<long long>(p.iterations));
-  std::vector<double> losses =
-      overfit(model, scheduler, x0, p.batch, p.iterations, p.lr, p.log_every, &gen, "training (b)");
-  save_loss_plot(c.out + "/b_loss_history.svg", losses, "(b) toy model on the white square");
+  TrainingOptions training;
+  training.iterations = p.iterations;
+  training.lr = p.lr;
+  training.log_every = p.log_every;
+  overfit(model, scheduler, x0, p.batch, training, c.out, "b",
+          {{"part", "b"}, {"kernel", std::to_string(p.kernel)}}, &gen);
 
   sample_and_save(c, "b", model, scheduler, x0, p.samples, p.scale, p.strip_every, 0.5f, &gen);
 }
@@ -349,9 +351,12 @@ void part_c(const Common& c, const PartC& p, const std::string& data_dir) {
   std::printf("%s", model.summary().c_str());
   std::printf("    Adam lr %g, batch %lld noisy copies, %lld iterations\n", p.lr,
               static_cast<long long>(p.batch), static_cast<long long>(p.iterations));
-  std::vector<double> losses =
-      overfit(model, scheduler, x0, p.batch, p.iterations, p.lr, p.log_every, &gen, "training (c)");
-  save_loss_plot(c.out + "/c_loss_history.svg", losses, "(c) tiny U-Net, one picture");
+  TrainingOptions training;
+  training.iterations = p.iterations;
+  training.lr = p.lr;
+  training.log_every = p.log_every;
+  overfit(model, scheduler, x0, p.batch, training, c.out, "c",
+          {{"part", "c"}, {"picture", p.picture}, {"steps", std::to_string(p.steps)}}, &gen);
 
   sample_and_save(c, "c", model, scheduler, x0, p.samples, p.scale, p.strip_every, 1.0f, &gen);
 }
@@ -434,6 +439,9 @@ int run(int argc, char** argv) {
     cli.usage_error("a schedule's first beta must not exceed its last");
   if (c_picture != "mandrill" && c_picture != "square" && !std::filesystem::exists(c_picture))
     cli.usage_error("--c-picture is mandrill, square or an existing file; got '" + c_picture + "'");
+  // Every flag is checked before any part runs. The U-Net halves the picture twice.
+  if (chosen.count('c') && c_picture != "square" && c_size % 4 != 0)
+    cli.usage_error("--c-size must be divisible by 4 for the U-Net, got " + std::to_string(c_size));
   if (!weights.empty() && chosen.count('a') && !std::filesystem::exists(weights))
     DRIFT_FAIL("--weights: no such file: '" << weights << "'");
 
@@ -452,7 +460,13 @@ int run(int argc, char** argv) {
   if (chosen.count('a') || chosen.count('b'))
     std::printf("schedule of (a) and (b): T = %lld, beta %s %g -> %g (chapter 2's)\n",
                 static_cast<long long>(steps), schedule.c_str(), beta_start, beta_end);
-  if (chosen.count('a')) part_a(common, weights, size, hidden, toy_scheduler, strip_every, tile);
+  if (chosen.count('a')) {
+    const RunSettings schedule_settings = {{"steps", std::to_string(steps)},
+                                           {"schedule", schedule},
+                                           {"beta-start", exact(beta_start)},
+                                           {"beta-end", exact(beta_end)}};
+    part_a(common, weights, size, hidden, toy_scheduler, schedule_settings, strip_every, tile);
+  }
   if (chosen.count('b')) {
     const PartB b{b_iterations,        b_batch, b_hidden, b_kernel, b_samples, b_scale, strip_every,
                   every(b_iterations), b_lr};
