@@ -37,6 +37,7 @@
 #include "diffusion/models/toy.h"
 #include "diffusion/tools/plot.h"
 #include "diffusion/tools/progress.h"
+#include "diffusion/tools/strip.h"
 #include "diffusion/training/trainer.h"
 #include "diffusion/process/schedule.h"
 #include "nn/checkpoint.h"
@@ -47,57 +48,6 @@ using namespace drift;
 using namespace drift::diffusion;
 
 namespace {
-
-// ---- pictures of the reverse process -----------------------------------------------------------
-
-// The levels a strip shows: T, T - every, T - 2 every, ..., and always 0 (the result).
-std::vector<int64_t> strip_levels(int64_t T, int64_t every) {
-  std::vector<int64_t> levels;
-  for (int64_t level = T; level > 0; level -= every) levels.push_back(level);
-  levels.push_back(0);
-  return levels;
-}
-
-// Model-range pictures [N, C, H, W] as viewable tiles: back to [0, 1] (clamped), then either
-// enlarged `scale` times by repeating pixels (tiny pictures) or shrunk to `tile` pixels by
-// picking pixels (so noise is shown as strong as it is).
-struct TileStyle {
-  int64_t scale = 1;  // > 1: upscale_nearest by this factor
-  int64_t tile = 0;   // > 0 and smaller than the picture: shrink to this side
-};
-
-Tensor as_tiles(const Tensor& x, const TileStyle& style) {
-  Tensor pictures = unnormalize_to_zero_to_one(x).cpu();
-  if (style.scale > 1) return upscale_nearest(pictures, style.scale);
-  if (style.tile > 0 && style.tile < pictures.size(-1))
-    return resize(pictures, style.tile, style.tile, ResizeFilter::Nearest);
-  return pictures;
-}
-
-// The frames a strip shows: the first `rows` samples at each level of `levels`.
-struct Strip {
-  std::vector<int64_t> levels;
-  int64_t rows;
-  std::vector<Tensor> frames;  // one [rows, C, H, W] per kept level, in sampling order
-
-  void keep(int64_t level, const Tensor& x) {
-    if (std::find(levels.begin(), levels.end(), level) != levels.end())
-      frames.push_back(slice(x, 0, 0, rows).clone());
-  }
-  // One row per sample, one column per level: x_T on the left, x_0 on the right.
-  void save(const std::string& path, const TileStyle& style) const {
-    std::vector<Tensor> tiles;
-    for (int64_t r = 0; r < rows; ++r)
-      for (const Tensor& frame : frames)
-        tiles.push_back(as_tiles(slice(frame, 0, r, r + 1), style));
-    save_png(path, make_grid(cat(tiles, 0), static_cast<int64_t>(frames.size()), 2, 1.0f));
-  }
-  std::string describe() const {
-    std::string text = "columns x_" + std::to_string(levels.front());
-    for (size_t i = 1; i < levels.size(); ++i) text += ", x_" + std::to_string(levels[i]);
-    return text;
-  }
-};
 
 // ---- Algorithm 2: sampling --------------------------------------------------------------------
 
