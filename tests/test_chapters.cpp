@@ -274,6 +274,7 @@ TEST_CASE("chapter 2: --resume continues exactly (6 iterations = 3 + resume + 3)
   CHECK(nothing.status == 1);
   CHECK(lines(nothing.err) == 1);
   CHECK(nothing.err.find("--resume: no checkpoint to continue") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.path("empty")));  // a failed --resume creates nothing
 }
 
 TEST_CASE("chapter 2: SIGTERM or Ctrl-C mid-run saves the checkpoint and prints how to resume") {

@@ -115,7 +115,8 @@ int run(int argc, char** argv) {
   if (beta_start > beta_end) cli.usage_error("--beta-start must not exceed --beta-end");
 
   const Device device = cli.device();
-  const std::string out = make_output_dir(cli.out_dir());
+  const TrainingOptions options = training.options();
+  const std::string out = training_output_dir(cli.out_dir(), options);  // --resume: must exist
   std::printf("Chapter 2: training the toy noise predictor (device %s, seed %llu)\n",
               device.str().c_str(), static_cast<unsigned long long>(cli.seed()));
 
@@ -142,7 +143,7 @@ int run(int argc, char** argv) {
 
   // ---- training: Algorithm 1 of Ho et al., one batch per step --------------------------------
   std::printf("\nTraining: loss = mean (eps - eps_theta(x_t, t))^2 over the pixels\n");
-  Trainer trainer(model, training.options(), out, settings);
+  Trainer trainer(model, options, out, settings);
   while (trainer.running()) {  // --iterations steps, or until --minutes or Ctrl-C
     // ε ~ N(0, I), t ~ U{0..T-1}, x_t = √ᾱ_t x_0 + √(1-ᾱ_t) ε, loss = ‖ε − ε_θ(x_t, t)‖² / n
     Tensor loss = ddpm_loss(model, scheduler, x0_batch);

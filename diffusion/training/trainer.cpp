@@ -70,6 +70,15 @@ TrainingOptions TrainingFlags::options() const {
   return o;
 }
 
+std::string training_output_dir(const std::string& out_dir, const TrainingOptions& options,
+                                const std::string& prefix) {
+  const std::string checkpoint = out_dir + "/" + prefix + "checkpoint.safetensors";
+  DRIFT_CHECK(!options.resume || std::filesystem::exists(checkpoint),
+              "--resume: no checkpoint to continue at " << checkpoint
+                                                        << " (run without --resume to start)");
+  return make_output_dir(out_dir);
+}
+
 std::string exact(double value) {
   char buffer[40];
   std::snprintf(buffer, sizeof buffer, "%.17g", value);

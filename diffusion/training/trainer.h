@@ -86,6 +86,11 @@ class TrainingFlags {
   bool& resume_;
 };
 
+// make_output_dir for a training run: with --resume the checkpoint (`<prefix>checkpoint.
+// safetensors`) must already be there, and a failed --resume creates nothing.
+std::string training_output_dir(const std::string& out_dir, const TrainingOptions& options,
+                                const std::string& prefix = "");
+
 // The run's settings as text ("steps" -> "24"): stored in every checkpoint, so that --resume
 // can refuse a run with different ones, and in the saved weights, so that a later chapter can
 // check it samples with the schedule the model was trained with.
