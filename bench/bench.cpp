@@ -261,8 +261,8 @@ std::vector<Workload> workloads() {
   // Square products: the classic SGEMM throughput curve.
   for (int64_t n : {256, 512, 1024, 2048})
     rows.push_back(gemm_workload("sgemm " + std::to_string(n), false, false, n, n, n));
-  // Convolutions of the chapter U-Nets as im2col products, batch 128 (see GUIDE.md section 2,
-  // chapter 4 (E): channels 16/32/64 at 28x28 / 14x14). With W [C_out, 9 C_in] and the column
+  // Convolutions of the chapter U-Nets as im2col products, batch 128 (the tutorial's
+  // chapter-4 model (E): channels 16/32/64 at 28x28 / 14x14). With W [C_out, 9 C_in] and the column
   // matrix X [9 C_in, 128 H W]:  forward Y = W X,  weight gradient dW = dY X^T,
   // input gradient dX = W^T dY.
   const int64_t pixels28 = 128 * 28 * 28, pixels14 = 128 * 14 * 14;

@@ -1,6 +1,6 @@
 // unet.h — the chapter-4 (E) U-Net noise predictor ε_θ(x_t, t) for 28x28 pictures (MNIST,
-// Fashion-MNIST), the model the tutorial's step-by-step progression ends with (GUIDE.md §2,
-// item 4 A–E): a fixed sinusoidal time encoding and a time MLP, ResNet blocks with GroupNorm,
+// Fashion-MNIST), the model the tutorial's step-by-step progression ends with (its
+// chapter 4, models A–E): a fixed sinusoidal time encoding and a time MLP, ResNet blocks with GroupNorm,
 // stride-2 convolutions down, nearest upsampling + convolution up, skip connections.
 //
 // With the default config (channels 16/32/64, two blocks per level) on 1 x 28 x 28:
