@@ -220,6 +220,13 @@ TEST_CASE("chapter 2 smoke run: trains, writes weights, checkpoint, losses and p
   CHECK(lines(read_file(out + "/losses.csv")) == 7);  // the header and 6 losses
   check_svg(out + "/loss_history.svg", 2);      // the raw loss and its moving average
   check_svg(out + "/loss_by_timestep.svg", 1);  // the trained model's loss at each t
+  // The page a student opens: well-formed, showing only files that exist; and the index above.
+  const std::string page = read_file(out + "/index.html");
+  CHECK(test::xml_problem(page) == "");
+  for (const char* file : {"loss_history.svg", "loss_by_timestep.svg", "denoising.png"})
+    CHECK(page.find(std::string("src=\"") + file + "\"") != std::string::npos);
+  CHECK(read_file(dir.path("index.html")).find("02_reverse_training/index.html") !=
+        std::string::npos);
   CHECK(weights.metadata.at("setting.steps") == "24");  // the schedule travels with the weights
   // x_t at 5 timesteps over the x_0 each implies: 2 rows of 5 full-size (16 px) tiles.
   check_png(out + "/denoising.png", Shape{3, 2 * 18 + 2, 5 * 18 + 2});

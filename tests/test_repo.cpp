@@ -161,7 +161,9 @@ TEST_CASE("repo: README links point at files that exist and name the symbol they
           found = found || code_lines[k].find(symbol) != std::string::npos;
         if (!found)
           problems.push_back(where + "'" + symbol + "' is not in " +
-                             (has_lines ? "the linked lines" : "the file"));
+                             (has_lines ? "the linked lines (scripts/relink.py re-points line anchors at the symbols "
+                                         "the links name)"
+                                       : "the file"));
       }
     }
   }

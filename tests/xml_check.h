@@ -18,6 +18,11 @@ inline std::string xml_problem(const std::string& text) {
       if (pos == std::string::npos) return "unterminated <?xml";
       continue;
     }
+    if (text.compare(pos, 9, "<!DOCTYPE") == 0) {  // a document type declaration (XHTML)
+      pos = text.find('>', pos);
+      if (pos == std::string::npos) return "unterminated <!DOCTYPE";
+      continue;
+    }
     if (text.compare(pos, 4, "<!--") == 0) {
       pos = text.find("-->", pos);
       if (pos == std::string::npos) return "unterminated comment";

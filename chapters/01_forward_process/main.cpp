@@ -21,6 +21,7 @@
 #include "autograd/ops.h"
 #include "diffusion/tools/cli.h"
 #include "diffusion/tools/data.h"
+#include "diffusion/tools/html_index.h"
 #include "diffusion/tools/image.h"
 #include "diffusion/tools/plot.h"
 #include "diffusion/process/schedule.h"
@@ -418,6 +419,16 @@ int run(int argc, char** argv) {
   plot_schedules(ch, schedule_steps, schedule_beta_start, schedule_beta_end);
 
   bool pass = check_closed_form(ch, x0, linear, draws);
+  IndexPage page("Chapter 1: the forward process", "Noising the mandrill four ways, and the "
+                 "schedules that decide how fast the picture disappears.");
+  page.figure("overview.png", "(a)-(d) side by side, five stages each");
+  page.figure("a_scale_and_add_noise.png", "(a) x = a x + b eps: the picture fades and grows");
+  page.figure("b_fixed_beta.png", "(b) a fixed beta keeps the variance at 1");
+  page.figure("c_linear_schedule_iterated.png", "(c) a linear beta schedule, step by step");
+  page.figure("d_closed_form.png", "(d) the same pictures in one jump from x_0");
+  page.figure("signal_and_noise.svg", "how much signal and noise each recipe leaves");
+  page.figure("schedules.svg", "the four beta schedules and their alpha_bar");
+  write_chapter_page(page, ch.out);
   std::printf("\nDone. Open the PNG and SVG files in %s/ (any browser shows them).\n",
               ch.out.c_str());
   return pass ? 0 : 1;

@@ -28,6 +28,7 @@
 #include "diffusion/process/schedule.h"
 #include "diffusion/tools/cli.h"
 #include "diffusion/tools/data.h"
+#include "diffusion/tools/html_index.h"
 #include "diffusion/tools/image.h"
 #include "diffusion/tools/plot.h"
 #include "diffusion/training/trainer.h"
@@ -176,6 +177,14 @@ int run(int argc, char** argv) {
   std::printf(" %zu: %.3f\n", by_timestep.size() - 1, by_timestep.back());
   save_denoising_figure(out + "/denoising.png", model, scheduler, x0, tile);
 
+  IndexPage page("Chapter 2: the reverse process, training",
+                 "The toy model learns to predict the noise mixed into the mandrill.");
+  page.figure("loss_history.svg", "the training loss and its moving average");
+  page.figure("loss_by_timestep.svg", "the trained model's loss at each timestep t");
+  page.figure("denoising.png", "top: x_t; bottom: the x_0 the predicted noise implies");
+  page.file("toy_model.safetensors", "the trained weights (chapter 3 samples with them)");
+  page.file("losses.csv", "the loss of every step");
+  write_chapter_page(page, out);
   std::printf("\nDone. Chapter 3 samples with these weights: ./build/chapters/03_sampling\n");
   return 0;
 }

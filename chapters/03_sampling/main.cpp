@@ -32,6 +32,7 @@
 #include "diffusion/tools/data.h"
 #include "diffusion/objectives/ddpm_loss.h"
 #include "diffusion/samplers/ddpm.h"
+#include "diffusion/tools/html_index.h"
 #include "diffusion/tools/image.h"
 #include "diffusion/models/tiny_unet.h"
 #include "diffusion/models/toy.h"
@@ -428,8 +429,24 @@ int run(int argc, char** argv) {
                   c_lr,      c_beta_start, c_beta_end};
     part_c(common, c, cli.data_dir());
   }
-  std::printf("\nDone. Open the PNG and SVG files in %s/ (any browser shows them).\n",
-              common.out.c_str());
+  IndexPage page("Chapter 3: sampling", "DDPM's Algorithm 2: from pure noise to a picture.");
+  const struct {
+    char part;
+    const char* heading;
+  } sections[] = {{'a', "(a) the toy model of chapter 2, sampled"},
+                  {'b', "(b) the toy model overfitted to a white square"},
+                  {'c', "(c) a tiny U-Net overfitted to one picture"}};
+  for (const auto& s : sections) {
+    if (!chosen.count(s.part)) continue;
+    const std::string p(1, s.part);
+    page.section(s.heading);
+    if (s.part == 'a') page.figure("a_sample.png", "x_0, sampled from pure noise");
+    if (s.part != 'a') page.figure(p + "_target.png", "the training picture");
+    if (s.part != 'a') page.figure(p + "_samples.png", "samples from pure noise");
+    page.figure(p + "_steps.png", "the reverse process: x_T on the left, x_0 on the right");
+    if (s.part != 'a') page.figure(p + "_loss_history.svg", "the training loss");
+  }
+  write_chapter_page(page, common.out);
   return 0;
 }
 
