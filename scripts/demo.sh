@@ -5,8 +5,8 @@
 #
 #   scripts/demo.sh [BUILD_DIR]        (default build)
 #
-# About 2 minutes on 2 CPU cores after the build (1 min 47 s measured on 2026-12-02 with
-# `time scripts/demo.sh`): chapter 2 trains 1000 iterations on the 512x512 mandrill (26 s),
+# About 2 minutes on 2 CPU cores after the build (1 min 47 s and 2 min 0 s in two runs on
+# 2026-12-02, `time scripts/demo.sh`): chapter 2 trains 1000 iterations on the 512x512 mandrill (26 s),
 # chapter 3 (c) trains a small U-Net for 1500 iterations (64 s). Pass extra
 # flags through the environment to shorten a run, e.g.
 #   CHAPTER2_FLAGS="--iterations 200" CHAPTER3_FLAGS="--c-iterations 300" scripts/demo.sh
@@ -48,8 +48,9 @@ run_chapter 03_sampling ${CHAPTER3_FLAGS:-}
 echo
 echo "==== demo done ===================================================================="
 for line in "${timings[@]}"; do echo "  $line"; done
-echo "Outputs (open the PNG and SVG files in any browser):"
+echo "Outputs:"
 for chapter in 01_forward_process 02_reverse_training 03_sampling; do
   echo "  out/$chapter/"
   (cd "out/$chapter" && ls -1 | sed 's/^/      /')
 done
+echo "Open out/index.html in a browser: each chapter's page shows its figures with captions."
