@@ -67,13 +67,9 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 namespace {
 
-// Ops whose derivative is cheapest from the output (exp: y; sigmoid: y(1-y); tanh: 1-y^2;
-// sqrt: 1/(2y)); for the rest backward needs only x.
-bool derivative_uses_output(UnaryOp op) {
-  return op == UnaryOp::Exp || op == UnaryOp::Sigmoid || op == UnaryOp::Tanh ||
-         op == UnaryOp::Sqrt;
-}
-
+// Backward keeps y only for the ops whose derivative is cheapest from the output (exp: y;
+// sigmoid: y(1-y); tanh: 1-y^2; sqrt: 1/(2y): the "Output" rows of tensor/elementwise_ops.h);
+// for the rest it needs only x.
 Tensor unary_op(UnaryOp op, const Tensor& x, float p0 = 0.0f, float p1 = 0.0f) {
   DRIFT_CHECK(x.defined(), unary_op_name(op) << ": the input is undefined");
   Tensor y = Tensor::empty(x.shape(), x.device());

@@ -8,39 +8,36 @@
 
 namespace drift {
 
+// The names and the Input/Output column come straight from the list in elementwise_ops.h.
 const char* unary_op_name(UnaryOp op) {
   switch (op) {
-    case UnaryOp::Neg: return "neg";
-    case UnaryOp::Exp: return "exp";
-    case UnaryOp::Log: return "log";
-    case UnaryOp::Sqrt: return "sqrt";
-    case UnaryOp::Abs: return "abs";
-    case UnaryOp::Sin: return "sin";
-    case UnaryOp::Cos: return "cos";
-    case UnaryOp::Relu: return "relu";
-    case UnaryOp::Silu: return "silu";
-    case UnaryOp::Gelu: return "gelu";
-    case UnaryOp::Sigmoid: return "sigmoid";
-    case UnaryOp::Tanh: return "tanh";
-    case UnaryOp::Pow: return "pow";
-    case UnaryOp::Square: return "square";
-    case UnaryOp::Clamp: return "clamp";
-    case UnaryOp::AddScalar: return "add_scalar";
-    case UnaryOp::MulScalar: return "mul_scalar";
-    case UnaryOp::Huber: return "huber";
-    case UnaryOp::Step: return "step";
+#define DRIFT_NAME_CASE(Name, name, ...) \
+  case UnaryOp::Name: return name;
+    DRIFT_UNARY_OPS(DRIFT_NAME_CASE)
+#undef DRIFT_NAME_CASE
   }
   return "?";
 }
 
 const char* binary_op_name(BinaryOp op) {
   switch (op) {
-    case BinaryOp::Add: return "add";
-    case BinaryOp::Sub: return "sub";
-    case BinaryOp::Mul: return "mul";
-    case BinaryOp::Div: return "div";
+#define DRIFT_NAME_CASE(Name, name) \
+  case BinaryOp::Name: return name;
+    DRIFT_BINARY_OPS(DRIFT_NAME_CASE)
+#undef DRIFT_NAME_CASE
   }
   return "?";
+}
+
+bool derivative_uses_output(UnaryOp op) {
+  constexpr bool Input = false, Output = true;
+  switch (op) {
+#define DRIFT_READS_CASE(Name, name, reads) \
+  case UnaryOp::Name: return reads;
+    DRIFT_UNARY_OPS(DRIFT_READS_CASE)
+#undef DRIFT_READS_CASE
+  }
+  return false;
 }
 
 void Backend::missing(const char* kernel) const {

@@ -19,38 +19,34 @@
 #include <cstdint>
 
 #include "tensor/device.h"
+#include "tensor/elementwise_ops.h"
 #include "tensor/shape.h"
 
 namespace drift {
 
-// Elementwise functions of one input, y = f(x). `p0`, `p1` carry a scalar argument where the
-// function has one (the exponent of Pow, the bounds of Clamp, the scalar of AddScalar, ...).
-enum class UnaryOp {
-  Neg,        // -x
-  Exp,        // e^x
-  Log,        // ln x
-  Sqrt,       // sqrt(x)
-  Abs,        // |x|
-  Sin,        // sin x
-  Cos,        // cos x
-  Relu,       // max(x, 0)
-  Silu,       // x * sigmoid(x)
-  Gelu,       // x * Phi(x), Phi = standard normal CDF (the exact, erf-based GELU)
-  Sigmoid,    // 1 / (1 + e^-x)
-  Tanh,       // tanh x
-  Pow,        // x^p0
-  Square,     // x^2 (x^p0 with p0 = 2 without powf: the squared error of mse_loss)
-  Clamp,      // min(max(x, p0), p1)
-  AddScalar,  // x + p0
-  MulScalar,  // x * p0
-  Huber,      // 0.5 x^2 if |x| < p0 else p0 (|x| - 0.5 p0)   (Huber loss of a difference)
-  Step,       // p1 if x >= p0 else 0   (a scaled step; turns uniform draws into a dropout mask)
-};
-const char* unary_op_name(UnaryOp op);
+// Elementwise functions of one input, y = f(x), and of two inputs with broadcasting,
+// out = f(a, b). Both enums are generated from the one list of ops in
+// tensor/elementwise_ops.h (which says how to add an op); `p0`, `p1` carry a unary op's
+// scalar argument where it has one (the exponent of Pow, the bounds of Clamp, ...).
+#define DRIFT_ENUM_ENTRY(Name, ...) Name,
+enum class UnaryOp { DRIFT_UNARY_OPS(DRIFT_ENUM_ENTRY) };
+enum class BinaryOp { DRIFT_BINARY_OPS(DRIFT_ENUM_ENTRY) };
+#undef DRIFT_ENUM_ENTRY
 
-// Elementwise functions of two inputs with broadcasting, out = f(a, b).
-enum class BinaryOp { Add, Sub, Mul, Div };
-const char* binary_op_name(BinaryOp op);
+// Every op of a family, in list order: tests walk these so that a new op is tested too.
+#define DRIFT_ENUM_VALUE(Name, ...) UnaryOp::Name,
+inline constexpr UnaryOp kAllUnaryOps[] = {DRIFT_UNARY_OPS(DRIFT_ENUM_VALUE)};
+#undef DRIFT_ENUM_VALUE
+#define DRIFT_ENUM_VALUE(Name, ...) BinaryOp::Name,
+inline constexpr BinaryOp kAllBinaryOps[] = {DRIFT_BINARY_OPS(DRIFT_ENUM_VALUE)};
+#undef DRIFT_ENUM_VALUE
+
+const char* unary_op_name(UnaryOp op);    // "neg", "exp", ..., "add_scalar"
+const char* binary_op_name(BinaryOp op);  // "add", "sub", "mul", "div"
+
+// True when the op's derivative is computed from its output y rather than its input x
+// (the third column of DRIFT_UNARY_OPS): backward must then keep y.
+bool derivative_uses_output(UnaryOp op);
 
 // Geometry of a 2-D convolution on NCHW tensors: input [N, C_in, H, W], weight
 // [C_out, C_in/groups, KH, KW], output [N, C_out, OH, OW] with

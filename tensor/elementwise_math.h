@@ -4,6 +4,11 @@
 // the derivative dy/dx used by backward (gx = gy * dy/dx). Both CPU (cpu/elementwise.cpp)
 // and CUDA (cuda/elementwise.cu) kernels call these same functions, so an op's equation
 // exists in exactly one place. `p0`, `p1` are the op's scalar arguments (see UnaryOp).
+//
+// Which ops exist is decided by the list in tensor/elementwise_ops.h (its top says how to add
+// one). The table below gives each listed op its formulas; the dispatch (visit_unary) is
+// generated from the list, so an op in the list without a row here does not compile, and
+// neither does a row whose name is not in the list.
 #pragma once
 
 #include <cmath>
@@ -18,6 +23,7 @@ namespace elementwise {
 
 #define DRIFT_UNARY(Name, forward_expr, derivative_expr)                                   \
   struct Name {                                                                           \
+    static constexpr UnaryOp op = UnaryOp::Name; /* the row must be an op of the list */  \
     DRIFT_HOST_DEVICE static float forward(float x, float p0, float p1) {                 \
       (void)p0;                                                                           \
       (void)p1;                                                                           \
@@ -79,6 +85,7 @@ DRIFT_HOST_DEVICE float exp_vectorizable(float x) {
 
 DRIFT_HOST_DEVICE float sigmoid(float x) { return 1.0f / (1.0f + exp_vectorizable(-x)); }
 
+// clang-format off  (a table: each function and its derivative on one row)
 //           name       y = f(x)                                dy/dx
 DRIFT_UNARY(Neg,        -x,                                     -1.0f)
 DRIFT_UNARY(Exp,        exp_vectorizable(x),                    y)
@@ -112,6 +119,7 @@ DRIFT_UNARY(Huber,      fabsf(x) < p0 ? 0.5f * x * x : p0 * (fabsf(x) - 0.5f * p
 // A step of height p1 at p0; flat on both sides, so its derivative is 0 (it is only ever
 // applied to random draws, never to values that need a gradient).
 DRIFT_UNARY(Step,       x >= p0 ? p1 : 0.0f,                    0.0f)
+// clang-format on
 
 #undef DRIFT_UNARY
 
@@ -120,41 +128,37 @@ DRIFT_UNARY(Step,       x >= p0 ? p1 : 0.0f,                    0.0f)
 template <class F>
 void visit_unary(UnaryOp op, F&& f) {
   switch (op) {
-    case UnaryOp::Neg: return f(Neg{});
-    case UnaryOp::Exp: return f(Exp{});
-    case UnaryOp::Log: return f(Log{});
-    case UnaryOp::Sqrt: return f(Sqrt{});
-    case UnaryOp::Abs: return f(Abs{});
-    case UnaryOp::Sin: return f(Sin{});
-    case UnaryOp::Cos: return f(Cos{});
-    case UnaryOp::Relu: return f(Relu{});
-    case UnaryOp::Silu: return f(Silu{});
-    case UnaryOp::Gelu: return f(Gelu{});
-    case UnaryOp::Sigmoid: return f(Sigmoid{});
-    case UnaryOp::Tanh: return f(Tanh{});
-    case UnaryOp::Pow: return f(Pow{});
-    case UnaryOp::Square: return f(Square{});
-    case UnaryOp::Clamp: return f(Clamp{});
-    case UnaryOp::AddScalar: return f(AddScalar{});
-    case UnaryOp::MulScalar: return f(MulScalar{});
-    case UnaryOp::Huber: return f(Huber{});
-    case UnaryOp::Step: return f(Step{});
+#define DRIFT_VISIT_CASE(Name, ...) \
+  case UnaryOp::Name: return f(Name{});
+    DRIFT_UNARY_OPS(DRIFT_VISIT_CASE)
+#undef DRIFT_VISIT_CASE
   }
 }
 
 // The binary ops: out = f(a, b).
-struct Add { DRIFT_HOST_DEVICE static float apply(float a, float b) { return a + b; } };
-struct Sub { DRIFT_HOST_DEVICE static float apply(float a, float b) { return a - b; } };
-struct Mul { DRIFT_HOST_DEVICE static float apply(float a, float b) { return a * b; } };
-struct Div { DRIFT_HOST_DEVICE static float apply(float a, float b) { return a / b; } };
+#define DRIFT_BINARY(Name, expr)                                                 \
+  struct Name {                                                                 \
+    static constexpr BinaryOp op = BinaryOp::Name; /* must be an op of the list */ \
+    DRIFT_HOST_DEVICE static float apply(float a, float b) { return expr; }     \
+  };
+
+// clang-format off
+//           name   out = f(a, b)
+DRIFT_BINARY(Add,   a + b)
+DRIFT_BINARY(Sub,   a - b)
+DRIFT_BINARY(Mul,   a * b)
+DRIFT_BINARY(Div,   a / b)
+// clang-format on
+
+#undef DRIFT_BINARY
 
 template <class F>
 void visit_binary(BinaryOp op, F&& f) {
   switch (op) {
-    case BinaryOp::Add: return f(Add{});
-    case BinaryOp::Sub: return f(Sub{});
-    case BinaryOp::Mul: return f(Mul{});
-    case BinaryOp::Div: return f(Div{});
+#define DRIFT_VISIT_CASE(Name, ...) \
+  case BinaryOp::Name: return f(Name{});
+    DRIFT_BINARY_OPS(DRIFT_VISIT_CASE)
+#undef DRIFT_VISIT_CASE
   }
 }
 
