@@ -50,6 +50,9 @@ using namespace drift::diffusion;
 
 namespace {
 
+// --weights' default: chapter 2's output, looked for beside this chapter's --out folder.
+const char* const kDefaultWeights = "02_reverse_training/toy_model.safetensors";
+
 // ---- Algorithm 2: sampling --------------------------------------------------------------------
 
 // DDPM's sampler (Ho et al. 2020, Algorithm 2) as the loop it is: start from pure noise, and at
@@ -152,8 +155,9 @@ void part_a(const Common& c, const std::string& weights_flag, int64_t size, int6
   if (!out_dir.has_filename()) out_dir = out_dir.parent_path();  // "out/03_sampling/"
   const std::string default_weights =
       (out_dir.parent_path() / "02_reverse_training" / "toy_model.safetensors").string();
-  const std::string weights = weights_flag.empty() ? default_weights : weights_flag;
-  if (!weights_flag.empty() || std::filesystem::exists(weights)) {
+  const bool given = weights_flag != kDefaultWeights;
+  const std::string weights = given ? weights_flag : default_weights;
+  if (given || std::filesystem::exists(weights)) {
     DRIFT_CHECK(std::filesystem::exists(weights), "--weights: no such file: '" << weights << "'");
     const RunSettings trained_with = nn::load_weights(weights, model);
     // A model only undoes the noise of the schedule it was trained on: check it is this one.
@@ -336,9 +340,8 @@ int run(int argc, char** argv) {
                      "sigma_t^2 of the reverse steps: the posterior variance or beta_t");
   // (a)
   std::string& weights = cli.add_string(
-      "weights", "",
-      "(a) the toy model's weights (default: 02_reverse_training/toy_model.safetensors beside\n"
-      "the --out folder; an untrained model when that is missing)");
+      "weights", kDefaultWeights,
+      "(a) the toy model's weights; the default is beside the --out folder (untrained if missing)");
   int64_t& size = cli.add_int("size", 512, "(a) side of the sampled picture, px", 4, 4096);
   int64_t& hidden = cli.add_int("hidden", 16, "(a) hidden channels of the toy model", 1, 4096);
   int64_t& tile = cli.add_int("tile", 256,
@@ -393,7 +396,7 @@ int run(int argc, char** argv) {
   // Every flag is checked before any part runs. The U-Net halves the picture twice.
   if (chosen.count('c') && c_picture != "square" && c_size % 4 != 0)
     cli.usage_error("--c-size must be divisible by 4 for the U-Net, got " + std::to_string(c_size));
-  if (!weights.empty() && chosen.count('a') && !std::filesystem::exists(weights))
+  if (weights != kDefaultWeights && chosen.count('a') && !std::filesystem::exists(weights))
     DRIFT_FAIL("--weights: no such file: '" << weights << "'");
 
   const Common common{cli.device(), cli.seed(), make_output_dir(cli.out_dir()),

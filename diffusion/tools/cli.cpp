@@ -46,7 +46,7 @@ Cli::Cli(std::string program, std::string description)
     : program_(std::move(program)), description_(std::move(description)) {
   out_dir_ = "out/" + program_;
   Flag& seed =
-      add_flag("seed", "random seed: the same seed gives the same noise on CPU and GPU", false);
+      add_flag("seed", "random seed: the same seed and flags give the same run (weights, noise, samples)", false);
   seed.kind = FlagKind::Int;
   seed.int_min = 0;
   seed.int_max = std::numeric_limits<int64_t>::max();
@@ -66,8 +66,8 @@ Cli::Cli(std::string program, std::string description)
   threads.int_target = &threads_;
   threads.default_text = "0";
   Flag& data = add_flag("data",
-                        "folder with the data sets (default: data/, ../shared/data, "
-                        "system folders; or $DRIFT_DATA)",
+                        "folder with the data sets (else $DRIFT_DATA, data/, ../shared/data and "
+                        "system folders are searched)",
                         false);
   data.string_target = &data_dir_;
   data.default_text = "search";
