@@ -370,7 +370,7 @@ int run(int argc, char** argv) {
       cli.add_float("schedule-beta-end", 0.02, "last beta of the compared schedules", 1e-8, 0.999);
   int64_t& columns = cli.add_int("columns", 5, "pictures per row in the grids", 1, 100);
   int64_t& tile =
-      cli.add_int("tile", 256, "size of each picture in the grids, px (0 = full size)", 0, 4096);
+      cli.add_int("tile", 128, "size of each picture in the grids, px (0 = full size)", 0, 4096);
   cli.parse(argc, argv);
   if (steps < 2) cli.usage_error("--steps must be at least 2 for the scheduler's constants");
 
