@@ -49,6 +49,7 @@
 
 #include "tensor/cpu/conv_kernels.h"
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/error.h"
 
 namespace drift {
@@ -875,7 +876,7 @@ bool use_direct(const Conv2dGeometry& g) {
 void set_cpu_conv_algorithm(CpuConvAlgorithm algorithm) { conv_algorithm() = algorithm; }
 CpuConvAlgorithm cpu_conv_algorithm() { return conv_algorithm(); }
 
-void CpuBackend::conv2d_forward(const float* x, const float* w, const float* bias, float* y,
+void cpu::fast::conv2d_forward(const float* x, const float* w, const float* bias, float* y,
                                 const Conv2dGeometry& g) {
   if (!use_direct(g)) return im2col_forward(x, w, bias, y, g);
   const DirectPlan p = forward_plan(g);
@@ -888,13 +889,13 @@ void CpuBackend::conv2d_forward(const float* x, const float* w, const float* bia
   });
 }
 
-void CpuBackend::conv2d_backward_input(const float* gy, const float* w, float* gx,
+void cpu::fast::conv2d_backward_input(const float* gy, const float* w, float* gx,
                                        const Conv2dGeometry& g) {
   if (!use_direct(g)) return im2col_backward_input(gy, w, gx, g);
   direct_backward_input(gy, w, gx, g);
 }
 
-void CpuBackend::conv2d_backward_weight(const float* x, const float* gy, float* gw,
+void cpu::fast::conv2d_backward_weight(const float* x, const float* gy, float* gw,
                                         float* gbias, const Conv2dGeometry& g) {
   if (!use_direct(g)) return im2col_backward_weight(x, gy, gw, gbias, g);
   direct_backward_weight(x, gy, gw, gbias, g);

@@ -14,10 +14,17 @@
 //   pool.cpp         max / average pooling, nearest-neighbour upsampling
 //   optim.cpp        Adam/AdamW and SGD steps, sum of squares (gradient clipping)
 //
+// GEMM, convolution and GroupNorm have a second, plain version written from the definition
+// (gemm_reference.cpp, conv_reference.cpp, norm_reference.cpp). kernels.h declares both and
+// the switch between them (drift::cpu::set_kernels, or DRIFT_KERNELS=reference in the
+// environment); kernels.cpp defines the CpuBackend methods of those kernels, the one place
+// that picks the version.
+//
 // Loops are parallelised with OpenMP where the work is large enough to pay for the threads.
 #pragma once
 
 #include "tensor/backend.h"
+#include "tensor/cpu/kernels.h"
 
 namespace drift {
 

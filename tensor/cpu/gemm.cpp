@@ -71,6 +71,7 @@
 #endif
 
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/error.h"
 
 namespace drift {
@@ -432,7 +433,7 @@ void multiply(const Product& p, int threads, AllocationGuard& guard) {
 
 }  // namespace
 
-void CpuBackend::gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+void cpu::fast::gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                       const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
                       float* C, int64_t ldc, int64_t batch, int64_t stride_a, int64_t stride_b,
                       int64_t stride_c) {

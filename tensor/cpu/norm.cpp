@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/elementwise_math.h"
 
 namespace drift {
@@ -220,26 +221,26 @@ void norm_backward(const float* x, const float* gy, const float* gamma, const fl
 
 }  // namespace
 
-void CpuBackend::group_norm_forward(const float* x, const float* gamma, const float* beta,
+void cpu::fast::group_norm_forward(const float* x, const float* gamma, const float* beta,
                                     float* y, float* mean, float* rstd, int64_t N, int64_t C,
                                     int64_t HW, int64_t groups, float eps) {
   norm_forward<Identity>(x, gamma, beta, y, mean, rstd, N, C, HW, groups, eps);
 }
 
-void CpuBackend::group_norm_backward(const float* x, const float* gy, const float* gamma,
+void cpu::fast::group_norm_backward(const float* x, const float* gy, const float* gamma,
                                      const float* mean, const float* rstd, float* gx,
                                      float* ggamma, float* gbeta, int64_t N, int64_t C,
                                      int64_t HW, int64_t groups) {
   norm_backward<Identity>(x, gy, gamma, nullptr, mean, rstd, gx, ggamma, gbeta, N, C, HW, groups);
 }
 
-void CpuBackend::group_norm_silu_forward(const float* x, const float* gamma, const float* beta,
+void cpu::fast::group_norm_silu_forward(const float* x, const float* gamma, const float* beta,
                                          float* y, float* mean, float* rstd, int64_t N,
                                          int64_t C, int64_t HW, int64_t groups, float eps) {
   norm_forward<Silu>(x, gamma, beta, y, mean, rstd, N, C, HW, groups, eps);
 }
 
-void CpuBackend::group_norm_silu_backward(const float* x, const float* gy, const float* gamma,
+void cpu::fast::group_norm_silu_backward(const float* x, const float* gy, const float* gamma,
                                           const float* beta, const float* mean,
                                           const float* rstd, float* gx, float* ggamma,
                                           float* gbeta, int64_t N, int64_t C, int64_t HW,
