@@ -7,6 +7,7 @@
 
 #include "diffusion/tools/cli.h"
 #include "diffusion/tools/progress.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/error.h"
 #include "tests/helpers.h"
 #include "tests/temp_dir.h"
@@ -192,4 +193,16 @@ TEST_CASE("progress: every 10% to a log, a final line with the total") {
   CHECK(format_duration(65) == "01:05");
   CHECK(format_duration(3723) == "1:02:03");
   CHECK_THROWS_WITH_AS(Progress("x", 0), doctest::Contains("total must be at least 1"), Error);
+}
+
+TEST_CASE("Cli: --kernels reference switches the CPU kernels to the plain references") {
+  drift::cpu::ScopedKernels keep(drift::cpu::kernels());
+  Cli cli("prog", "test");
+  const char* argv[] = {"prog", "--kernels", "reference"};
+  cli.parse(3, const_cast<char**>(argv));
+  CHECK(drift::cpu::kernels() == drift::cpu::Kernels::Reference);
+  Cli fast("prog", "test");
+  const char* argv_fast[] = {"prog", "--kernels", "fast"};
+  fast.parse(3, const_cast<char**>(argv_fast));
+  CHECK(drift::cpu::kernels() == drift::cpu::Kernels::Fast);
 }

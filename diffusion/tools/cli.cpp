@@ -10,6 +10,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "tensor/cpu/kernels.h"
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/random.h"
 
@@ -56,6 +57,11 @@ Cli::Cli(std::string program, std::string description)
       "device", "cpu, cuda, cuda:N, or auto (a GPU when one is usable, else the CPU)", false);
   device.string_target = &device_text_;
   device.default_text = "auto";
+  Flag& kernels = add_flag(
+      "kernels", "CPU kernels: fast, or reference (plain loops from the definitions, slow)", false);
+  kernels.string_target = &kernels_text_;
+  kernels.choices = {"fast", "reference"};
+  kernels.default_text = "fast";
   Flag& out = add_flag("out", "folder for the pictures and plots (created if needed)", false);
   out.string_target = &out_dir_;
   out.default_text = out_dir_;
@@ -272,6 +278,8 @@ void Cli::parse(int argc, char** argv) {
   }
   manual_seed(seed());
   if (threads_ > 0) set_num_threads(threads());
+  if (kernels_text_ != "fast" || std::getenv("DRIFT_KERNELS") == nullptr)
+    cpu::set_kernels(kernels_text_);  // DRIFT_KERNELS applies unless --kernels is given
 }
 
 void Cli::usage_error(const std::string& message) const {

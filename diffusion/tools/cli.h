@@ -15,7 +15,8 @@
 //   }
 //
 // Flags are written --name VALUE or --name=VALUE. The common ones, on every chapter:
-//   --help  --seed N  --device cpu|cuda|cuda:N|auto  --out DIR  --threads N  --data DIR
+//   --help  --seed N  --device cpu|cuda|cuda:N|auto  --kernels fast|reference  --out DIR
+//   --threads N  --data DIR
 #pragma once
 
 #include <cstdint>
@@ -110,7 +111,7 @@ class Cli {
   std::string program_, description_, command_line_;
   std::vector<std::unique_ptr<Flag>> flags_;
   int64_t seed_ = 0, threads_ = 0;
-  std::string device_text_ = "auto", out_dir_, data_dir_;
+  std::string device_text_ = "auto", kernels_text_ = "fast", out_dir_, data_dir_;
   Device device_ = Device::cpu();
 };
 
