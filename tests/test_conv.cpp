@@ -1,5 +1,5 @@
 // test_conv.cpp — the CPU convolution kernels (tensor/cpu/conv.cpp) against the definition
-// (tests/conv_reference.h), on shapes chosen to hit every path of the fast kernels: the direct
+// (tests/conv_check.h), on shapes chosen to hit every path of the fast kernels: the direct
 // "same" path (output = input / stride: stride 1 with padding (K-1)/2, stride 2 and 3 through
 // phase planes, 1x1) and the im2col + GEMM path, on 1 and 2 threads; every case runs both
 // algorithms (Auto and Im2col). Awkward on purpose: channel counts that are not multiples of the tile sizes (kMR
@@ -10,7 +10,7 @@
 
 #include "tensor/cpu/conv_kernels.h"
 #include "tensor/cpu/cpu_backend.h"
-#include "tests/conv_reference.h"
+#include "tests/conv_check.h"
 #include "tests/helpers.h"
 
 using namespace drift;

@@ -1,6 +1,6 @@
-// test_gemm.cpp — the CPU SGEMM (tensor/cpu/gemm.cpp) against a plain reference.
-//
-// The reference below is the definition, C = alpha * op(A) op(B) + beta * C, summed in double.
+// test_gemm.cpp — the CPU SGEMM (tensor/cpu/gemm.cpp) against the library's reference
+// (tensor/cpu/gemm_reference.cpp: the definition, C = alpha * op(A) op(B) + beta * C, summed
+// in double).
 // The shapes are chosen to hit every path of the fast kernel: the tiny-product loops, edge
 // micro-tiles in both directions, several cache blocks in every dimension (derived from the
 // block sizes, so they stay several blocks when the sizes are retuned), all four transpose
@@ -16,6 +16,7 @@
 
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/cpu/gemm_kernels.h"
+#include "tensor/cpu/kernels.h"
 
 using namespace drift;
 
@@ -32,10 +33,10 @@ struct GemmCase {
 
   std::string str() const {
     std::ostringstream os;
-    os << (trans_a ? 'T' : 'N') << (trans_b ? 'T' : 'N') << " M=" << M << " N=" << N
-       << " K=" << K << " alpha=" << alpha << " beta=" << beta << " pad=" << pad_a << "/"
-       << pad_b << "/" << pad_c << " batch=" << batch << (share_a ? " shared A" : "")
-       << (share_b ? " shared B" : "") << (nan_c ? " NaN C" : "");
+    os << (trans_a ? 'T' : 'N') << (trans_b ? 'T' : 'N') << " M=" << M << " N=" << N << " K=" << K
+       << " alpha=" << alpha << " beta=" << beta << " pad=" << pad_a << "/" << pad_b << "/" << pad_c
+       << " batch=" << batch << (share_a ? " shared A" : "") << (share_b ? " shared B" : "")
+       << (nan_c ? " NaN C" : "");
     return os.str();
   }
 };
@@ -65,45 +66,51 @@ void check_gemm(const GemmCase& g) {
   const int64_t items_a = g.share_a ? 1 : g.batch, items_b = g.share_b ? 1 : g.batch;
   const std::vector<float> A = filled(static_cast<size_t>(items_a * (a_rows * lda + 3)), 1);
   const std::vector<float> B = filled(static_cast<size_t>(items_b * (b_rows * ldb + 3)), 2);
-  const std::vector<float> C0 =
-      g.nan_c ? std::vector<float>(static_cast<size_t>(g.batch * stride_c),
-                                   std::numeric_limits<float>::quiet_NaN())
-              : filled(static_cast<size_t>(g.batch * stride_c), 3);
+  const std::vector<float> C0 = g.nan_c
+                                    ? std::vector<float>(static_cast<size_t>(g.batch * stride_c),
+                                                         std::numeric_limits<float>::quiet_NaN())
+                                    : filled(static_cast<size_t>(g.batch * stride_c), 3);
   std::vector<float> C = C0;
 
-  cpu_backend().gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, g.alpha, A.data(), lda, B.data(), ldb,
-                     g.beta, C.data(), ldc, g.batch, stride_a, stride_b, stride_c);
+  {
+    const cpu::ScopedKernels fast(cpu::Kernels::Fast);  // the kernel under test
+    cpu_backend().gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, g.alpha, A.data(), lda, B.data(), ldb,
+                       g.beta, C.data(), ldc, g.batch, stride_a, stride_b, stride_c);
+  }
+  // The oracle: the reference GEMM on the same inputs, and on |A|, |B| (alpha 1, beta 0) for
+  // the summed magnitudes sum_k |a_ik b_kj| that scale the tolerance.
+  std::vector<float> expected_c = C0, magnitude_c(C0.size(), 0.0f);
+  cpu::reference::gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, g.alpha, A.data(), lda, B.data(), ldb,
+                       g.beta, expected_c.data(), ldc, g.batch, stride_a, stride_b, stride_c);
+  std::vector<float> abs_a = A, abs_b = B;
+  for (float& v : abs_a) v = std::fabs(v);
+  for (float& v : abs_b) v = std::fabs(v);
+  cpu::reference::gemm(g.trans_a, g.trans_b, g.M, g.N, g.K, 1.0f, abs_a.data(), lda, abs_b.data(),
+                       ldb, 0.0f, magnitude_c.data(), ldc, g.batch, stride_a, stride_b, stride_c);
 
   int64_t wrong = 0;
   std::vector<bool> written(C.size(), false);  // the elements of the M x N products
   std::ostringstream first_wrong;
   for (int64_t b = 0; b < g.batch; ++b) {
-    const float* a = A.data() + b * stride_a;
-    const float* bm = B.data() + b * stride_b;
     for (int64_t i = 0; i < g.M; ++i) {
       for (int64_t j = 0; j < g.N; ++j) {
-        double sum = 0.0, magnitude = 0.0;  // magnitude: sum of |terms|, scales the tolerance
-        for (int64_t k = 0; k < g.K; ++k) {
-          const double a_ik = g.trans_a ? a[k * lda + i] : a[i * lda + k];
-          const double b_kj = g.trans_b ? bm[j * ldb + k] : bm[k * ldb + j];
-          sum += a_ik * b_kj;
-          magnitude += std::fabs(a_ik * b_kj);
-        }
         const size_t at = static_cast<size_t>(b * stride_c + i * ldc + j);
         written[at] = true;
         const double c0 = g.beta == 0.0f ? 0.0 : static_cast<double>(C0[at]);
-        const double expected = g.alpha * sum + g.beta * c0;
+        const double expected = expected_c[at];
+        const double magnitude = magnitude_c[at];
         // Float rounding: at most ~K eps relative to the summed magnitudes; one missing or
-        // doubled term (size ~ magnitude / K) is far outside this for the K used here.
+        // doubled term (size ~ magnitude / K) is far outside this for the K used here. The
+        // last term is the reference's own rounding of its double result to float.
         const double tolerance =
             FLT_EPSILON * (static_cast<double>(g.K) * std::fabs(g.alpha) * magnitude +
-                           4.0 * std::fabs(g.beta * c0)) +
+                           4.0 * std::fabs(g.beta * c0) + 0.5 * std::fabs(expected)) +
             1e-30;
         const double got = C[at];
         if (!(std::fabs(got - expected) <= tolerance)) {
           if (wrong++ == 0)
-            first_wrong << "item " << b << " C[" << i << "][" << j << "] = " << got
-                        << ", expected " << expected << " (tolerance " << tolerance << ")";
+            first_wrong << "item " << b << " C[" << i << "][" << j << "] = " << got << ", expected "
+                        << expected << " (tolerance " << tolerance << ")";
         }
       }
     }
@@ -136,10 +143,10 @@ TEST_CASE("gemm: 2x2 products worked out by hand") {
 }
 
 TEST_CASE("gemm: awkward shapes, all four transpose combinations") {
-  const int64_t shapes[][3] = {
-      {1, 1, 1},      {2, 3, 4},       {17, 33, 65},    {1, 1000, 3},  {1000, 1, 7},
-      {255, 257, 129}, {8, 48, 256},   {9, 49, 257},    {7, 47, 33},   {64, 1000, 9},
-      {3, 5000, 11},  {5000, 3, 11},   {1, 1, 5000},    {40, 40, 40}};
+  const int64_t shapes[][3] = {{1, 1, 1},    {2, 3, 4},       {17, 33, 65},  {1, 1000, 3},
+                               {1000, 1, 7}, {255, 257, 129}, {8, 48, 256},  {9, 49, 257},
+                               {7, 47, 33},  {64, 1000, 9},   {3, 5000, 11}, {5000, 3, 11},
+                               {1, 1, 5000}, {40, 40, 40}};
   for (const auto& s : shapes)
     for (int t = 0; t < 4; ++t) {
       GemmCase g;
@@ -220,8 +227,8 @@ TEST_CASE("gemm: leading dimensions larger than the rows") {
 TEST_CASE("gemm: batches, with A or B shared through a stride of 0") {
   // Small items (whole products per thread), medium items, and a batch shorter than the
   // thread count (items run one after the other, each split across threads).
-  const int64_t shapes[][4] = {{4, 5, 6, 7}, {49, 49, 32, 12}, {49, 32, 49, 9}, {300, 150, 200, 1},
-                               {300, 150, 200, 3}};
+  const int64_t shapes[][4] = {
+      {4, 5, 6, 7}, {49, 49, 32, 12}, {49, 32, 49, 9}, {300, 150, 200, 1}, {300, 150, 200, 3}};
   for (const auto& s : shapes)
     for (int variant = 0; variant < 3; ++variant) {
       GemmCase g;
@@ -239,7 +246,10 @@ TEST_CASE("gemm: batches, with A or B shared through a stride of 0") {
 TEST_CASE("gemm: the same results on 1, 2 and 3 threads") {
   ThreadCountGuard guard;
   // C cut by rows, by columns, and (small C, long depth: a weight gradient) by depth.
-  const int64_t shapes[][3] = {{517, 389, 300}, {16, 5000, 40}, {5000, 16, 40}, {60, 60, 3000},
+  const int64_t shapes[][3] = {{517, 389, 300},
+                               {16, 5000, 40},
+                               {5000, 16, 40},
+                               {60, 60, 3000},
                                {32, 144, 8 * gemm_kernels::kKC + 5}};
   for (int threads : {1, 2, 3}) {
     set_num_threads(threads);

@@ -12,7 +12,7 @@
 #include "tensor/backend.h"
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/error.h"
-#include "tests/conv_reference.h"
+#include "tests/conv_check.h"
 #include "tests/helpers.h"
 
 using namespace drift;
