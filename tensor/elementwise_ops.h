@@ -14,9 +14,9 @@
 //                                   /usr/bin/python3 tests/fixtures/generate.py
 //   5. tests/test_ops_parity.cpp, tests/test_ops_gradcheck.cpp,
 //      tests/test_elementwise_kernels.cpp   the op's entry in each table (its fixture case,
-//                                   its gradcheck, its libm reference). These tests walk
-//                                   the whole list and fail, naming the op, while an entry
-//                                   is missing; tests/test_cuda.cpp needs nothing.
+//                                   its gradcheck, its libm reference). These three tables
+//                                   are still written by hand: add the entry yourself.
+//                                   tests/test_cuda.cpp walks the list and needs nothing.
 // A binary op goes the same way: DRIFT_BINARY_OPS, a DRIFT_BINARY row, add/sub/... in
 // autograd/elementwise.cpp, a fixture case, and the same three test tables.
 #pragma once
