@@ -122,11 +122,15 @@ void report_against_target(const Tensor& samples, const Tensor& target, double t
 // Algorithm 1 on a batch of `batch` copies of x0 (each with its own noise and timestep), with
 // Adam, on the shared training loop; its files get the part's letter ("b_losses.csv", ...).
 void overfit(NoisePredictor& model, const NoiseScheduler& scheduler, const Tensor& x0,
-             int64_t batch, TrainingOptions options, const std::string& out,
-             const std::string& part, const RunSettings& settings, Generator* generator) {
+             int64_t batch, int64_t iterations, double lr, int64_t log_every,
+             const std::string& out, const std::string& part, const RunSettings& settings,
+             Generator* generator) {
   Tensor x0_batch = batch == 1 ? x0 : x0 * ones({batch, 1, 1, 1}, x0.device());
-  Trainer trainer(model, std::move(options), out, settings, part + "_", generator,
-                  "training (" + part + ")");
+  TrainingOptions options;
+  options.iterations = iterations;
+  options.lr = lr;
+  options.log_every = log_every;
+  Trainer trainer(model, options, out, settings, part + "_", generator, "training (" + part + ")");
   while (trainer.running()) trainer.step(ddpm_loss(model, scheduler, x0_batch, generator));
   trainer.finish();
 }
@@ -257,11 +261,7 @@ void part_b(const Common& c, const PartB& p, const NoiseScheduler& scheduler) {
   std::printf("    model: %s, %lld parameters; Adam lr %g, batch %lld, %lld iterations\n",
               model.describe().c_str(), static_cast<long long>(model.num_parameters()), p.lr,
               static_cast<long long>(p.batch), static_cast<long long>(p.iterations));
-  TrainingOptions training;
-  training.iterations = p.iterations;
-  training.lr = p.lr;
-  training.log_every = p.log_every;
-  overfit(model, scheduler, x0, p.batch, training, c.out, "b",
+  overfit(model, scheduler, x0, p.batch, p.iterations, p.lr, p.log_every, c.out, "b",
           {{"part", "b"}, {"kernel", std::to_string(p.kernel)}}, &gen);
 
   sample_and_save(c, "b", model, scheduler, x0, p.samples, p.scale, p.strip_every, 0.5f, &gen);
@@ -306,11 +306,7 @@ void part_c(const Common& c, const PartC& p, const std::string& data_dir) {
   std::printf("%s", model.summary().c_str());
   std::printf("    Adam lr %g, batch %lld noisy copies, %lld iterations\n", p.lr,
               static_cast<long long>(p.batch), static_cast<long long>(p.iterations));
-  TrainingOptions training;
-  training.iterations = p.iterations;
-  training.lr = p.lr;
-  training.log_every = p.log_every;
-  overfit(model, scheduler, x0, p.batch, training, c.out, "c",
+  overfit(model, scheduler, x0, p.batch, p.iterations, p.lr, p.log_every, c.out, "c",
           {{"part", "c"}, {"picture", p.picture}, {"steps", std::to_string(p.steps)}}, &gen);
 
   sample_and_save(c, "c", model, scheduler, x0, p.samples, p.scale, p.strip_every, 1.0f, &gen);

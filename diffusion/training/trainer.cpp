@@ -20,6 +20,16 @@
 namespace drift {
 namespace diffusion {
 
+namespace {
+
+// --resume needs a checkpoint to continue from.
+void require_checkpoint(const std::string& path) {
+  DRIFT_CHECK(std::filesystem::exists(path), "--resume: no checkpoint to continue at "
+                                                  << path << " (run without --resume to start)");
+}
+
+}  // namespace
+
 // ---- the training flags ---------------------------------------------------------------------
 
 TrainingFlags::TrainingFlags(Cli& cli, const TrainingOptions& d, const std::string& prefix)
@@ -72,10 +82,7 @@ TrainingOptions TrainingFlags::options() const {
 
 std::string training_output_dir(const std::string& out_dir, const TrainingOptions& options,
                                 const std::string& prefix) {
-  const std::string checkpoint = out_dir + "/" + prefix + "checkpoint.safetensors";
-  DRIFT_CHECK(!options.resume || std::filesystem::exists(checkpoint),
-              "--resume: no checkpoint to continue at " << checkpoint
-                                                        << " (run without --resume to start)");
+  if (options.resume) require_checkpoint(out_dir + "/" + prefix + "checkpoint.safetensors");
   return make_output_dir(out_dir);
 }
 
@@ -197,9 +204,7 @@ RunSettings Trainer::all_settings() const {
 }
 
 void Trainer::resume_from_checkpoint() {
-  DRIFT_CHECK(std::filesystem::exists(checkpoint_path_),
-              "--resume: no checkpoint to continue at " << checkpoint_path_
-                                                        << " (run without --resume to start)");
+  require_checkpoint(checkpoint_path_);
   // Everything is checked before anything changes: load_checkpoint validates the file whole.
   nn::TrainingState state = nn::load_checkpoint(checkpoint_path_, model_, optimizer_.get(),
                                                 ema_.get());
