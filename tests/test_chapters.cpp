@@ -343,8 +343,10 @@ TEST_CASE("chapter 2: help, usage mistakes and errors") {
 
 TEST_CASE("chapter 3 (a) samples with chapter 2's weights (or says it has none)") {
   test::TempDir dir("chapter3a");
-  REQUIRE(run(dir, tiny_training(gradient_picture(dir, 16, 16), dir.path("02_reverse_training"), 3))
-              .status == 0);
+  const std::string picture = gradient_picture(dir, 16, 16);
+  REQUIRE(run(dir, tiny_training(picture, dir.path("02_reverse_training"), 3)).status == 0);
+  // (a) reads the picture chapter 2 trained on (--image) for the oracle and the head start.
+  const std::string chapter3 = ::chapter3 + " --image '" + picture + "'";
   // By default (a) takes 02_reverse_training/toy_model.safetensors beside its --out folder.
   const std::string out = dir.path("03_sampling");
   RunResult r = run(dir, chapter3 + " --parts a --size 16 --seed 2 --out '" + out + "'");
@@ -353,16 +355,25 @@ TEST_CASE("chapter 3 (a) samples with chapter 2's weights (or says it has none)"
   CHECK(r.out.find("TRAINED weights from " + dir.path("02_reverse_training") +
                    "/toy_model.safetensors") != std::string::npos);
   CHECK(r.out.find("std of x_t: x_24 ") != std::string::npos);
-  check_png(out + "/a_sample.png", Shape{3, 16, 16});
-  check_png(out + "/a_steps.png", Shape{3, 20, 7 * 18 + 2});  // x_24, x_20, ..., x_0
-  CHECK(r.out.find(out + "/a_steps.png (columns x_24, x_20, x_16, x_12, x_8, x_4, x_0)") !=
-        std::string::npos);
+  // Untrained (the tutorial's picture), the oracle, trained, and the head starts.
+  for (const char* name : {"a_untrained", "a_oracle", "a_trained"}) {
+    check_png(out + "/" + name + ".png", Shape{3, 16, 16});
+    check_png(out + "/" + name + "_steps.png", Shape{3, 20, 7 * 18 + 2});  // x_24, ..., x_0
+  }
+  CHECK(r.out.find(out + "/a_trained_steps.png (trained model: columns x_24, x_20, x_16, x_12, "
+                         "x_8, x_4, x_0)") != std::string::npos);
+  // The oracle knows the picture: its sample is the picture, exactly.
+  CHECK(r.out.find("oracle noise predictor: x_0") != std::string::npos);
+  CHECK(r.out.find("distance to the training picture (RMS, pixels in [0, 1]): mean 0.000, "
+                   "worst 0.000; 1 of 1") != std::string::npos);
+  check_png(out + "/a_head_start.png", Shape{3, 2 * 18 + 2, 6 * 18 + 2});  // L = 4, ..., 24
+  CHECK(r.out.find("L = 24: RMS distance of x_0 to the picture") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(out + "/b_samples.png"));  // only part (a) ran
   // Weights trained on another schedule are refused: sampling would undo the wrong noise.
   RunResult other = run(dir, chapter3 + " --parts a --size 16 --steps 12 --out '" + out + "'");
   CHECK(other.status == 1);
   CHECK(lines(other.err) == 1);
-  CHECK(other.err.find("was trained with --steps 24 but (a) samples with --steps 12") !=
+  CHECK(other.err.find("was trained with --steps 24 but this run uses --steps 12") !=
         std::string::npos);
 
   // The same with a trailing slash on --out.
@@ -381,9 +392,11 @@ TEST_CASE("chapter 3 (a) samples with chapter 2's weights (or says it has none)"
   RunResult untrained =
       run(dir, chapter3 + " --parts a --size 16 --out '" + dir.path("fresh/03_sampling") + "'");
   CHECK(untrained.status == 0);
-  CHECK(untrained.err.find("warning: UNTRAINED model") != std::string::npos);  // visible
-  CHECK(untrained.out.find("UNTRAINED model: no weights at " + dir.path("fresh") +
+  CHECK(untrained.err.find("03_sampling: warning: UNTRAINED model") != std::string::npos);
+  CHECK(untrained.out.find("WARNING: UNTRAINED model: no weights at " + dir.path("fresh") +
                            "/02_reverse_training/toy_model.safetensors") != std::string::npos);
+  CHECK(std::filesystem::exists(dir.path("fresh/03_sampling/a_untrained.png")));
+  CHECK_FALSE(std::filesystem::exists(dir.path("fresh/03_sampling/a_trained.png")));
   // Weights of another shape: a clear error naming the file and the tensor.
   RunResult wrong =
       run(dir, chapter3 + " --parts a --size 16 --hidden 8 --out '" + out + "' --weights '" +

@@ -11,6 +11,7 @@
 #include "autograd/ops.h"
 #include "diffusion/objectives/ddpm_loss.h"
 #include "diffusion/samplers/ddpm.h"
+#include "diffusion/models/oracle.h"
 #include "diffusion/models/tiny_unet.h"
 #include "diffusion/models/toy.h"
 #include "diffusion/process/schedule.h"
@@ -88,20 +89,8 @@ void check_directional_gradients(NoisePredictor& model, const Tensor& x_in, cons
   CHECK(checked == static_cast<int>(model.named_parameters().size()) + 1);
 }
 
-// The noise predictor that knows the answer: for data that is one picture x0, the noise in
-// x_t is exactly ε = (x_t − √ᾱ_t x0)/√(1-ᾱ_t) (eq. 4 solved for ε).
-struct OraclePredictor : NoisePredictor {
-  OraclePredictor(Tensor picture, const NoiseScheduler& s) : x0(std::move(picture)), scheduler(s) {}
-  using NoisePredictor::forward;
-  Tensor forward(const Tensor& x_t, const Tensor& t) override {
-    ++calls;
-    return (x_t - scheduler.select(scheduler.sqrt_alpha_bar, t) * x0) /
-           scheduler.select(scheduler.sqrt_one_minus_alpha_bar, t);
-  }
-  Tensor x0;
-  const NoiseScheduler& scheduler;
-  int calls = 0;
-};
+// The noise predictor that knows the answer: diffusion/models/oracle.h.
+using OraclePredictor = OracleNoisePredictor;
 
 // Records what the last forward() was given, and predicts zero noise.
 struct RecordingPredictor : NoisePredictor {
@@ -215,7 +204,7 @@ TEST_CASE("tiny U-Net: shapes, parameter count, names and the size check") {
   bool has_skip_block = false;
   for (const auto& [name, p] : names)
     if (name == "up.0.conv1.weight") has_skip_block = p.shape() == Shape{16, 32, 3, 3};
-  CHECK(has_skip_block);  // the up block sees [upsampled, skip]: 2 x 16 channels
+  CHECK(has_skip_block);  // the up block sees [skip, upsampled]: 2 x 16 channels
 
   Tensor x = randn({2, 3, 16, 12});
   NoGradGuard no_grad;

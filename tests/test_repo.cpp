@@ -62,6 +62,7 @@ int layer(const std::string& path) {
       {"diffusion/process/", 4},
       {"diffusion/objectives/", 4},
       {"diffusion/samplers/", 4},
+      {"diffusion/metrics/", 4},
       {"diffusion/models/", 4},
       {"diffusion/training/", 5},
       {"chapters/", 6}};

@@ -25,9 +25,10 @@ TimeConvBlock::TimeConvBlock(int64_t in_channels_, int64_t out_channels_, int64_
 
 Tensor TimeConvBlock::forward(const Tensor& x, const Tensor& time_embedding) {
   const int64_t batch = x.size(0);
-  Tensor h = relu(conv1->forward(x));
-  // The step's embedding as one offset per channel, the same at every pixel (as the toy model).
-  h = h + reshape(time_projection->forward(time_embedding), {batch, out_channels, 1, 1});
+  // The step's embedding as one offset per channel, the same at every pixel, added before the
+  // first ReLU (the tutorial's ConvBlock: relu(conv1(x) + proj(e))).
+  Tensor e = reshape(time_projection->forward(time_embedding), {batch, out_channels, 1, 1});
+  Tensor h = relu(conv1->forward(x) + e);
   return relu(conv2->forward(h));
 }
 
@@ -107,7 +108,7 @@ Tensor TinyUNet::forward(const Tensor& x_t, const Tensor& t) {
   h = middle->forward(h, e);
   for (size_t l = up.size(); l-- > 0;) {
     h = upsample[l]->forward(h);  // double the size
-    h = cat({h, skips[l]}, 1);    // skip connection: [upsampled, same level going down]
+    h = cat({skips[l], h}, 1);    // skip connection: [same level going down, upsampled]
     h = up[l]->forward(h, e);
   }
   return output->forward(h);  // ε̂ [B, image_channels, H, W]

@@ -11,6 +11,10 @@
 //
 // block(in→out) = ReLU(conv3x3(ReLU(conv3x3(x) + Linear(16, out)(e))))   (TimeConvBlock)
 //
+// This is the tutorial's model of its chapter 3 (c), layer for layer: the block adds the
+// embedding before the first ReLU, and `cat` puts the skip first, as its ConvBlock and
+// torch.cat([enc, up]) do.
+//
 // Going down, each max-pool halves the picture so the 3x3 convolutions see ever larger areas;
 // coming up, a transposed convolution doubles it back and the skip connection (cat) brings
 // the fine detail of the same level. Every block adds the timestep's embedding, projected to
@@ -32,8 +36,9 @@
 namespace drift {
 namespace diffusion {
 
-// Two 3x3 convolutions (padding 1, so the size is kept) with ReLUs, and the time embedding,
-// projected to `out_channels` numbers, added to every pixel between them.
+// Two 3x3 convolutions (padding 1, so the size is kept) with ReLUs; the time embedding,
+// projected to `out_channels` numbers, is added to every pixel of the first convolution's
+// output, before its ReLU.
 class TimeConvBlock : public nn::Module {
  public:
   TimeConvBlock(int64_t in_channels, int64_t out_channels, int64_t time_dim,

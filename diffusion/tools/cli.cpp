@@ -353,8 +353,20 @@ std::string one_line(const std::string& message) {
   return out;
 }
 
+namespace {
+std::string program_name = "drift";  // set by run_main
+}  // namespace
+
+void warn(const std::string& message) {
+  std::printf("    WARNING: %s\n", message.c_str());
+  std::fflush(stdout);
+  std::fprintf(stderr, "%s: warning: %s\n", program_name.c_str(), message.c_str());
+}
+
 int run_main(int argc, char** argv, const std::function<int(int, char**)>& body) {
-  std::string program = argc > 0 ? std::filesystem::path(argv[0]).filename().string() : "drift";
+  const std::string program =
+      argc > 0 ? std::filesystem::path(argv[0]).filename().string() : "drift";
+  program_name = program;
   try {
     return body(argc, argv);
   } catch (const Interrupted& e) {

@@ -119,6 +119,10 @@ class Cli {
 // when it cannot, or when it exists and is not a folder.
 std::string make_output_dir(const std::string& path);
 
+// A warning the student must not miss: "    WARNING: <message>" among the program's output,
+// and "<program>: warning: <message>" on stderr (the program's name as run_main saw it).
+void warn(const std::string& message);
+
 // The body of main(): runs `body(argc, argv)` and returns its status. A drift::Error or any
 // other exception is printed as "<program>: error: <message>" on one line of stderr, and the
 // status is 1 — or 128 + the signal for an Interrupted run.

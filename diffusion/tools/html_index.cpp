@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "diffusion/tools/data.h"
+#include "diffusion/tools/image.h"
 #include "tensor/error.h"
 #include "tensor/io/safetensors.h"
 
@@ -58,6 +59,14 @@ void IndexPage::section(const std::string& heading) { items_.push_back({heading,
 
 void IndexPage::figure(const std::string& file, const std::string& caption) {
   items_.push_back({"", file, caption});
+}
+
+void IndexPage::save_png(const std::string& dir, const std::string& name, const Tensor& image,
+                         const std::string& caption) {
+  const std::string path = dir + "/" + name;
+  diffusion::save_png(path, image);
+  std::printf("    -> %s (%s)\n", path.c_str(), caption.c_str());
+  figure(name, caption);
 }
 
 std::string IndexPage::html() const {

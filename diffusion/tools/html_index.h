@@ -4,6 +4,7 @@
 //   IndexPage page("Chapter 3: sampling", "From pure noise to a picture with DDPM.");
 //   page.section("(a) the toy model of chapter 2");
 //   page.figure("a_sample.png", "x_0 sampled from the trained toy model");
+//   page.save_png(out, "b_samples.png", grid, "16 samples");   // save_png + print + figure
 //   page.file("b_losses.csv", "the loss of every training step");
 //   page.write(out + "/index.html");           // checks every file exists; atomic
 //   write_chapters_index(out + "/..");         // out/index.html: every chapter's page
@@ -15,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "tensor/tensor.h"
+
 namespace drift {
 namespace diffusion {
 
@@ -25,6 +28,10 @@ class IndexPage {
   // `file` relative to the page's folder; PNG / SVG are shown, anything else is linked.
   void figure(const std::string& file, const std::string& caption);
   void file(const std::string& file, const std::string& caption) { figure(file, caption); }
+  // Saves `image` (values in [0, 1]) as <dir>/<name>, a PNG; says where it went, on one line
+  // ("    -> out/03_sampling/b_samples.png (caption)"), and shows it on the page.
+  void save_png(const std::string& dir, const std::string& name, const Tensor& image,
+                const std::string& caption);
   // The page as text, and written to `path` (each listed file must exist beside it).
   std::string html() const;
   void write(const std::string& path) const;

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <vector>
@@ -226,6 +227,26 @@ Tensor to_grayscale(const Tensor& image) {
       out[static_cast<size_t>(n * plane + i)] = 0.299f * r[i] + 0.587f * g[i] + 0.114f * b[i];
   }
   return from_vector(out, image_shape(d, 1, d.h, d.w), image.device());
+}
+
+PixelStats pixel_stats(const Tensor& x) {
+  const std::vector<float> v = x.to_vector();
+  double sum = 0, sum_sq = 0;
+  for (float f : v) sum += f, sum_sq += static_cast<double>(f) * f;
+  const double n = static_cast<double>(v.size()), mean = sum / n;
+  return {mean, std::sqrt(std::max(sum_sq / n - mean * mean, 0.0))};
+}
+
+Tensor square_picture(int64_t side, int64_t channels, float background, float foreground,
+                      Device device) {
+  DRIFT_CHECK(side >= 4 && channels >= 1,
+              "square_picture: needs side >= 4 and a channel, got " << side << " and " << channels);
+  std::vector<float> pixels(static_cast<size_t>(channels * side * side), background);
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t y = side / 4; y < 3 * side / 4; ++y)
+      for (int64_t x = side / 4; x < 3 * side / 4; ++x)
+        pixels[static_cast<size_t>((c * side + y) * side + x)] = foreground;
+  return from_vector(pixels, Shape{1, channels, side, side}, device);
 }
 
 Tensor upscale_nearest(const Tensor& image, int64_t factor) {

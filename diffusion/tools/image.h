@@ -31,6 +31,19 @@ Tensor load_image(const std::string& path, int channels = 0);
 // A [1, C, H, W] batch of one is accepted too. Throws naming the path when it cannot write.
 void save_png(const std::string& path, const Tensor& image);
 
+// The mean and standard deviation of all values of x (computed in double on a host copy):
+// how spread out a picture or a batch of samples is.
+struct PixelStats {
+  double mean, std;
+};
+PixelStats pixel_stats(const Tensor& x);
+
+// A side x side picture of `background` with a centred square of `foreground` covering the
+// middle half (rows and columns side/4 .. 3·side/4 - 1), shaped [1, channels, side, side]:
+// the tutorial's smallest training picture (side 8: the square is rows and columns 2..5).
+Tensor square_picture(int64_t side, int64_t channels, float background, float foreground,
+                      Device device = Device::cpu());
+
 // [0, 1] -> [-1, 1]: x · 2 - 1, after clamping x to [0, 1].
 Tensor normalize_to_neg_one_to_one(const Tensor& image);
 // [-1, 1] -> [0, 1]: (x + 1) / 2, clamped to [0, 1] (samples overshoot; pixels cannot).

@@ -3,7 +3,7 @@
 //
 //   Strip strip{strip_levels(T, 100), /*rows=*/4, {}};
 //   ... in the loop:  strip.keep(t, x);
-//   strip.save(out + "/steps.png", TileStyle{/*scale=*/8, 0});
+//   strip.save(out + "/steps.png", TileStyle{/*scale=*/8, 0});   // or page.save_png(..., strip.image(style), ...)
 #pragma once
 
 #include <algorithm>
@@ -53,13 +53,14 @@ struct Strip {
       frames.push_back(slice(x, 0, 0, rows).clone());
   }
   // One row per sample, one column per level: x_T on the left, x_0 on the right.
-  void save(const std::string& path, const TileStyle& style) const {
+  Tensor image(const TileStyle& style) const {
     std::vector<Tensor> tiles;
     for (int64_t r = 0; r < rows; ++r)
       for (const Tensor& frame : frames)
         tiles.push_back(as_tiles(slice(frame, 0, r, r + 1), style));
-    save_png(path, make_grid(cat(tiles, 0), static_cast<int64_t>(frames.size()), 2, 1.0f));
+    return make_grid(cat(tiles, 0), static_cast<int64_t>(frames.size()), 2, 1.0f);
   }
+  void save(const std::string& path, const TileStyle& style) const { save_png(path, image(style)); }
   std::string describe() const {
     std::string text = "columns x_" + std::to_string(levels.front());
     for (size_t i = 1; i < levels.size(); ++i) text += ", x_" + std::to_string(levels[i]);

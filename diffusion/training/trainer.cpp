@@ -25,7 +25,12 @@ namespace {
 // --resume needs a checkpoint to continue from.
 void require_checkpoint(const std::string& path) {
   DRIFT_CHECK(std::filesystem::exists(path), "--resume: no checkpoint to continue at "
-                                                  << path << " (run without --resume to start)");
+                                                 << path << " (run without --resume to start)");
+}
+
+// A flag's help text; a prefixed family ("b-") says which part of the chapter it trains.
+std::string tag(const std::string& prefix, const std::string& text) {
+  return prefix.empty() ? text : "(" + prefix.substr(0, prefix.size() - 1) + ") " + text;
 }
 
 }  // namespace
@@ -35,31 +40,39 @@ void require_checkpoint(const std::string& path) {
 TrainingFlags::TrainingFlags(Cli& cli, const TrainingOptions& d, const std::string& prefix)
     : cli_(cli),
       prefix_(prefix),
-      iterations_(cli.add_int(prefix + "iterations", d.iterations, "training iterations in all",
-                              1, 1000000000)),
-      warmup_(cli.add_int(prefix + "warmup", d.warmup,
-                          "linear learning-rate warm-up over the first N steps (0: none)", 0,
-                          1000000000)),
-      log_every_(cli.add_int(prefix + "log-every", d.log_every,
-                             "a log line, and the loss window of the progress line, every N steps",
-                             1, 1000000000)),
-      checkpoint_every_(cli.add_int(prefix + "checkpoint-every", d.checkpoint_every,
-                                    "write the checkpoint every N steps (0: only at the end)", 0,
-                                    1000000000)),
+      iterations_(cli.add_int(prefix + "iterations", d.iterations,
+                              tag(prefix, "training iterations in all"), 1, 1000000000)),
+      warmup_(
+          cli.add_int(prefix + "warmup", d.warmup,
+                      tag(prefix, "linear learning-rate warm-up over the first N steps (0: none)"),
+                      0, 1000000000)),
+      log_every_(cli.add_int(
+          prefix + "log-every", d.log_every,
+          tag(prefix, "a log line, and the loss window of the progress line, every N steps"), 1,
+          1000000000)),
+      checkpoint_every_(cli.add_int(
+          prefix + "checkpoint-every", d.checkpoint_every,
+          tag(prefix, "write the checkpoint every N steps (0: only at the end)"), 0, 1000000000)),
       sample_every_(cli.add_int(prefix + "sample-every", d.sample_every,
-                                "save a grid of samples every N steps (0: none)", 0, 1000000000)),
-      lr_(cli.add_float(prefix + "lr", d.lr, "learning rate (after the warm-up)", 1e-12, 10.0)),
+                                tag(prefix, "save a grid of samples every N steps (0: none)"), 0,
+                                1000000000)),
+      lr_(cli.add_float(prefix + "lr", d.lr, tag(prefix, "learning rate (after the warm-up)"),
+                        1e-12, 10.0)),
       grad_clip_(cli.add_float(prefix + "grad-clip", d.grad_clip,
-                               "clip the gradients' global L2 norm to this (0: off)", 0.0, 1e9)),
+                               tag(prefix, "clip the gradients' global L2 norm to this (0: off)"),
+                               0.0, 1e9)),
       weight_decay_(cli.add_float(prefix + "weight-decay", d.weight_decay,
-                                  "AdamW's decoupled weight decay (0: plain Adam)", 0.0, 1.0)),
-      ema_decay_(cli.add_float(prefix + "ema", d.ema_decay,
-                               "decay of an EMA of the weights, used for sampling (0: off)", 0.0,
-                               0.999999)),
-      minutes_(cli.add_float(prefix + "minutes", d.minutes,
-                             "train at most this many minutes, then sample (0: no limit)", 0.0,
-                             1e6)),
-      resume_(cli.add_switch(prefix + "resume", "continue from the checkpoint in --out")) {}
+                                  tag(prefix, "AdamW's decoupled weight decay (0: plain Adam)"),
+                                  0.0, 1.0)),
+      ema_decay_(
+          cli.add_float(prefix + "ema", d.ema_decay,
+                        tag(prefix, "decay of an EMA of the weights, used for sampling (0: off)"),
+                        0.0, 0.999999)),
+      minutes_(cli.add_float(
+          prefix + "minutes", d.minutes,
+          tag(prefix, "train at most this many minutes, then sample (0: no limit)"), 0.0, 1e6)),
+      resume_(cli.add_switch(prefix + "resume",
+                             tag(prefix, "continue from the checkpoint in --out"))) {}
 
 TrainingOptions TrainingFlags::options() const {
   TrainingOptions o;
@@ -106,7 +119,9 @@ extern "C" void on_stop_signal(int signal) {
   std::signal(signal, SIG_DFL);
 }
 
-const char* signal_name(int signal) { return signal == SIGINT ? "SIGINT" : "SIGTERM"; }
+const char* signal_name(int signal) {
+  return signal == SIGINT ? "SIGINT" : "SIGTERM";
+}
 
 // The loss history, one value per step ("nan" where a resumed run lacks one); 9 digits
 // read back to the same float.
@@ -133,7 +148,7 @@ std::vector<double> load_losses(const std::string& path, int64_t count) {
     const char* text = line.c_str() + comma + 1;
     char* end = nullptr;
     const double loss = std::strtod(text, &end);
-    if (end == text) break;  // not a number: keep what came before
+    if (end == text) break;                      // not a number: keep what came before
     losses.push_back(static_cast<float>(loss));  // losses are float values: exact again
   }
   return losses;
@@ -184,8 +199,8 @@ Trainer::Trainer(nn::Module& model, TrainingOptions options, std::string out_dir
   std::signal(SIGTERM, on_stop_signal);
   start_ = std::chrono::steady_clock::now();
   const int64_t remaining = std::max<int64_t>(options_.iterations - first_step_, 1);
-  progress_ = std::make_unique<Progress>(first_step_ > 0 ? label_ + " (resumed)" : label_,
-                                         remaining);
+  progress_ =
+      std::make_unique<Progress>(first_step_ > 0 ? label_ + " (resumed)" : label_, remaining);
 }
 
 Trainer::~Trainer() {
@@ -206,8 +221,8 @@ RunSettings Trainer::all_settings() const {
 void Trainer::resume_from_checkpoint() {
   require_checkpoint(checkpoint_path_);
   // Everything is checked before anything changes: load_checkpoint validates the file whole.
-  nn::TrainingState state = nn::load_checkpoint(checkpoint_path_, model_, optimizer_.get(),
-                                                ema_.get());
+  nn::TrainingState state =
+      nn::load_checkpoint(checkpoint_path_, model_, optimizer_.get(), ema_.get());
   for (const auto& [key, value] : all_settings()) {
     auto it = state.extra.find(key);
     DRIFT_CHECK(it != state.extra.end(),
@@ -229,8 +244,9 @@ void Trainer::resume_from_checkpoint() {
   std::printf("resuming from %s at step %lld\n", checkpoint_path_.c_str(),
               static_cast<long long>(first_step_));
   if (static_cast<int64_t>(losses_.size()) < first_step_) {
-    std::printf("    note: %s holds only %zu of the %lld earlier losses; the curve misses the rest\n",
-                losses_path_.c_str(), losses_.size(), static_cast<long long>(first_step_));
+    std::printf(
+        "    note: %s holds only %zu of the %lld earlier losses; the curve misses the rest\n",
+        losses_path_.c_str(), losses_.size(), static_cast<long long>(first_step_));
     losses_.resize(static_cast<size_t>(first_step_), std::nan(""));
   }
   if (first_step_ >= options_.iterations)
@@ -336,7 +352,7 @@ void Trainer::save_checkpoint() {
 void Trainer::with_sampling_weights(const std::function<void()>& body) {
   NoGradGuard no_grad;
   const bool was_training = model_.is_training();
-  model_.eval();  // dropout off while sampling
+  model_.eval();             // dropout off while sampling
   if (!ema_ || finished_) {  // after finish() the model already holds the EMA weights
     body();
     model_.train(was_training);
@@ -365,11 +381,12 @@ void Trainer::finish() {
   if (trained) progress_->finish();
   if (trained || !options_.resume) save_checkpoint();
   finished_ = true;
-  const int64_t window = std::max<int64_t>(
-      1, std::min<int64_t>(100, static_cast<int64_t>(losses_.size()) / 20));
+  const int64_t window =
+      std::max<int64_t>(1, std::min<int64_t>(100, static_cast<int64_t>(losses_.size()) / 20));
   loss_plot(losses_, window, label_ + " loss").save(curve_path_);
-  std::printf("    -> %s (model, optimizer, EMA, random generator, step %lld: --resume continues)\n",
-              checkpoint_path_.c_str(), static_cast<long long>(step_));
+  std::printf(
+      "    -> %s (model, optimizer, EMA, random generator, step %lld: --resume continues)\n",
+      checkpoint_path_.c_str(), static_cast<long long>(step_));
   std::printf("    -> %s and %s (the loss of every step)\n", losses_path_.c_str(),
               curve_path_.c_str());
   if (ema_) {
