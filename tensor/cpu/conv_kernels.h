@@ -1,8 +1,8 @@
-// conv_kernels.h — the innermost loops of the direct (im2col-free) convolution in conv.cpp,
-// which explains the method; here only what the loops compute.
+// conv_kernels.h — the innermost loops of the direct (im2col-free) convolution in
+// conv_direct.cpp, which explains the method; here only what the loops compute.
 //
 // Setting: C planes of `plane` positions each (one image's H x W planes, or several small
-// images side by side, see conv.cpp); a "same" convolution (stride 1, output H x W).
+// images side by side, see conv_direct.cpp); a "same" convolution (stride 1, output H x W).
 // Output position q = oh * W + ow (+ i * H * W for image i of a plane). Tap t = (kh, kw) of
 // the kernel reads, for output q, the input value at q + tap_offset[t] (tap_offset =
 // (kh - ph) W + (kw - pw)) when that pixel lies inside the same image, and 0 otherwise.
@@ -167,7 +167,7 @@ inline void copy_floats(float* dst, const float* src, int64_t n) {
   }
 }
 
-// Stride 2 splits every input row into its even and odd columns (phase planes, conv.cpp):
+// Stride 2 splits every input row into its even and odd columns (phase planes, conv_direct.cpp):
 // even[k] = src[2k] for k < n_even, odd[k] = src[2k + 1] for k < n_odd (n_even is n_odd or
 // n_odd + 1, the row length 2 n_odd or 2 n_odd + 1). The backward pass puts a phase back:
 // dst[2k] = src[k] for k < n (dst pointing at the phase's first column).
