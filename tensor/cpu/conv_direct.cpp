@@ -28,11 +28,11 @@
 //
 //   forward          y = W * x (+ bias as the tiles' start value)
 //   backward input   the adjoint. Input pixel (s i + a, s j + b) receives from the taps with
-//                    kh - ph = s dh + a, kw - pw = s dw + b, from dy at (i - dh, j - dw): for
-//                    each phase (a, b) a stride-1 same convolution of dy with those taps
+//                    kh - ph = s dh + a, kw - pw = s dw + b, from gy at (i - dh, j - dw): for
+//                    each phase (a, b) a stride-1 same convolution of gy with those taps
 //                    (their weights transposed in (c_out, c_in)); for stride 1 one phase with
 //                    all the taps, i.e. the convolution with the rotated kernel
-//   backward weight  dW[co][c][t] = sum over images and q of dy[co][q] * x_c[q + tap_offset[t]]
+//   backward weight  dW[co][c][t] = sum over images and q of gy[co][q] * x_c[q + tap_offset[t]]
 //                    (conv_kernels.h, weight_grad_tile: vector partial sums, added at the end)
 //
 // Small planes are batched. A 7x7 plane is 49 positions: 3 vectors of 16 and a fourth with
@@ -67,7 +67,7 @@ bool direct_applies(const Conv2dGeometry& g) {
 
 namespace {
 
-// Positions a virtual plane aims at: a weight-gradient tile's dy rows (8 x 768 floats,
+// Positions a virtual plane aims at: a weight-gradient tile's gy rows (8 x 768 floats,
 // 24 KB) stay in L1 while every tile of the plane reads them.
 constexpr int64_t kPlanePositions = 768;
 
@@ -403,25 +403,25 @@ void direct_backward_weight(const float* x, const float* gy, float* gw, float* g
     for (int64_t index = 0; index < static_cast<int64_t>(units.size()); ++index) {
       const PlaneUnit& u = units[static_cast<size_t>(index)];
       const float* x_unit = x + u.first * g.in_channels * in_image;
-      const float* dy_unit = gy + u.first * g.out_channels * p.out_image;
+      const float* gy_unit = gy + u.first * g.out_channels * p.out_image;
       const int64_t x_floats = p.gathered ? p.stride * p.stride * p.in_channels * p.plane : 0;
-      const int64_t dy_floats = p.images > 1 ? p.out_channels * p.plane : 0;
-      float* buffer = thread_scratch(kPlaneSlot, x_floats + dy_floats);
+      const int64_t gy_floats = p.images > 1 ? p.out_channels * p.plane : 0;
+      float* buffer = thread_scratch(kPlaneSlot, x_floats + gy_floats);
       if (p.gathered) {
         gather_input(x_unit, g.in_channels, p, u.count, buffer);
         x_unit = buffer;
       }
-      if (p.images > 1) {  // dy into a virtual plane too (its own grid: no phases)
-        float* dy_plane = buffer + x_floats;
+      if (p.images > 1) {  // gy into a virtual plane too (its own grid: no phases)
+        float* gy_plane = buffer + x_floats;
         for (int64_t co = 0; co < g.out_channels; ++co) {
-          float* row = dy_plane + co * p.plane;
+          float* row = gy_plane + co * p.plane;
           for (int64_t i = 0; i < u.count; ++i)
             conv_kernels::copy_floats(row + i * p.out_image,
-                                      dy_unit + (i * g.out_channels + co) * p.out_image,
+                                      gy_unit + (i * g.out_channels + co) * p.out_image,
                                       p.out_image);
           std::fill(row + u.count * p.out_image, row + p.plane, 0.0f);
         }
-        dy_unit = dy_plane;
+        gy_unit = gy_plane;
       }
       for (int64_t k = 0; k < p.K; ++k)
         x_offsets[static_cast<size_t>(k)] =
@@ -431,7 +431,7 @@ void direct_backward_weight(const float* x, const float* gy, float* gw, float* g
       const conv_kernels::MaskBits* exists = masks + taps;
       if (gbias) {  // (5): float vector partials over <= 1536 positions, added in double
         for (int64_t co = 0; co < g.out_channels; ++co) {
-          const float* row = dy_unit + co * p.plane + u.q_begin;
+          const float* row = gy_unit + co * p.plane + u.q_begin;
           float total = 0.0f;
 #pragma omp simd reduction(+ : total)
           for (int64_t q = 0; q < u.q_end - u.q_begin; ++q) total += row[q];
@@ -443,7 +443,7 @@ void direct_backward_weight(const float* x, const float* gy, float* gw, float* g
         for (int64_t co0 = 0; co0 < p.out_per_group; co0 += kGradRows) {
           const int rows = static_cast<int>(std::min<int64_t>(kGradRows, p.out_per_group - co0));
           const int64_t co = grp * p.out_per_group + co0;
-          const float* dy_rows = dy_unit + co * p.plane + u.q_begin;
+          const float* gy_rows = gy_unit + co * p.plane + u.q_begin;
           if (rows <= conv_kernels::kWideRows) {
             // Few output channels: wide tiles, kGradWideColumns channels of one tap each.
             for (int64_t t = 0; t < taps; ++t)
@@ -454,7 +454,7 @@ void direct_backward_weight(const float* x, const float* gy, float* gw, float* g
                 for (int j = 0; j < columns; ++j)
                   wide_offsets[static_cast<size_t>(j)] = x_offsets[static_cast<size_t>(k0 + j * taps)];
                 conv_kernels::wide_grad_tile_for(rows, columns)(
-                    steps, p.plane, dy_rows, x_group, wide_offsets.data(), mask_columns.data() + k0,
+                    steps, p.plane, gy_rows, x_group, wide_offsets.data(), mask_columns.data() + k0,
                     masks, exists, p.mask_stride(), dw + co * p.K + k0, p.K, taps);
               }
             continue;
@@ -462,7 +462,7 @@ void direct_backward_weight(const float* x, const float* gy, float* gw, float* g
           for (int64_t k0 = 0; k0 < p.K; k0 += kGradColumns) {
             const int columns = static_cast<int>(std::min<int64_t>(kGradColumns, p.K - k0));
             conv_kernels::weight_grad_tile_for(rows, columns)(
-                steps, p.plane, dy_rows, x_group, x_offsets.data() + k0,
+                steps, p.plane, gy_rows, x_group, x_offsets.data() + k0,
                 mask_columns.data() + k0, masks, exists, p.mask_stride(), dw + co * p.K + k0, p.K,
                 1);
           }
@@ -484,7 +484,7 @@ void direct_backward_weight(const float* x, const float* gy, float* gw, float* g
 }
 
 // The backward-input pass on the direct path (see the top of this file): for each phase
-// (a, b) of the input, the stride-1 same convolution of dy with the taps that land on it.
+// (a, b) of the input, the stride-1 same convolution of gy with the taps that land on it.
 void direct_backward_input(const float* gy, const float* w, float* gx, const Conv2dGeometry& g) {
   const int64_t s = g.stride_h, in_image = g.in_h * g.in_w;
   const int64_t taps = g.kernel_h * g.kernel_w;
@@ -497,7 +497,7 @@ void direct_backward_input(const float* gy, const float* w, float* gx, const Con
       const int64_t dh = floor_div(kh - g.pad_h, s), dw = floor_div(kw - g.pad_w, s);
       const int64_t phase = (kh - g.pad_h - dh * s) * s + (kw - g.pad_w - dw * s);
       phase_taps[static_cast<size_t>(phase)].push_back(kh * g.kernel_w + kw);
-      phase_reads[static_cast<size_t>(phase)].push_back({-dh, -dw});  // dy at (i - dh, j - dw)
+      phase_reads[static_cast<size_t>(phase)].push_back({-dh, -dw});  // gy at (i - dh, j - dw)
     }
   for (const auto& t : phase_taps) all_phases_read = all_phases_read && !t.empty();
   if (!all_phases_read) cpu_backend().fill(gx, g.batch * g.in_channels * in_image, 0.0f);
@@ -505,7 +505,7 @@ void direct_backward_input(const float* gy, const float* w, float* gx, const Con
     const std::vector<int64_t>& tap_index = phase_taps[static_cast<size_t>(phase)];
     if (tap_index.empty()) continue;
     const int64_t a = phase / s, b = phase % s;
-    // dy (C_out planes of out_h x out_w) -> this phase of dx (C_in planes on the same grid).
+    // gy (C_out planes of out_h x out_w) -> this phase of dx (C_in planes on the same grid).
     const DirectPlan p = make_direct_plan(g.batch, g.out_channels, g.in_channels, g.groups,
                                           g.out_h, g.out_w, g.out_h, g.out_w, 1,
                                           phase_reads[static_cast<size_t>(phase)]);

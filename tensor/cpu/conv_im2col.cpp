@@ -15,9 +15,9 @@
 // GEMMs through the backend (so a faster cpu_backend().gemm makes convolution faster too):
 //
 //   forward          y_g  [C_out/G, P] = W_g @ col  (+ bias[co] on row co)           (2)
-//   backward input   dcol [K, P]       = W_g^T @ dy_g,   dx = col2im(dcol)           (3)
-//   backward weight  dW_g [C_out/G, K] = sum over images of dy_g @ col^T             (4)
-//                    dbias[co]         = sum over images and pixels of dy[co]        (5)
+//   backward input   dcol [K, P]       = W_g^T @ gy_g,   dx = col2im(dcol)           (3)
+//   backward weight  dW_g [C_out/G, K] = sum over images of gy_g @ col^T             (4)
+//                    dbias[co]         = sum over images and pixels of gy[co]        (5)
 //
 // col2im is the adjoint (transpose) of (1): every entry of dcol is added back onto the input
 // pixel it was read from; pixels shared by overlapping windows receive several contributions.
@@ -220,7 +220,7 @@ void im2col_forward(const float* x, const float* w, const float* bias, float* y,
   });
 }
 
-// Equation (3): dcol = W_g^T @ dy_g for a band, then col2im adds it into gx. Bands of one
+// Equation (3): dcol = W_g^T @ gy_g for a band, then col2im adds it into gx. Bands of one
 // image overlap in the input rows they touch, so even bands run (in parallel) before odd
 // bands; make_plan made bands tall enough that bands t and t+2 never overlap.
 void im2col_backward_input(const float* gy, const float* w, float* gx, const Conv2dGeometry& g) {
@@ -285,7 +285,7 @@ void im2col_backward_weight(const float* x, const float* gy, float* gw, float* g
                               oh_begin * g.out_w;
       int64_t ld;
       const float* col = columns(x_group, p, g, oh_begin, oh_end, col_buffer, ld);
-      // dW_g += dy_band [C_out/G, width] @ col^T [width, K]
+      // dW_g += gy_band [C_out/G, width] @ col^T [width, K]
       be.gemm(false, true, p.out_per_group, p.K, width, 1.0f, gy_group, p.P, col, ld, 1.0f,
               dw + group * p.out_per_group * p.K, p.K, 1, 0, 0, 0);
       if (gbias) {
