@@ -24,38 +24,38 @@ Tensor binary_forward(BinaryOp op, const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-// out = a + b:   da = g,   db = g   (each summed back to its operand's shape: broadcasting
+// out = a + b:   ga = gy,   gb = gy   (each summed back to its operand's shape: broadcasting
 // used one element of a smaller operand many times, so its gradient is the sum of all uses).
 Tensor add(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(BinaryOp::Add, a, b);
-  return record("add", out, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
-    return std::vector<Tensor>{sum_to(g, sa), sum_to(g, sb)};
+  return record("add", out, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& gy) {
+    return std::vector<Tensor>{sum_to(gy, sa), sum_to(gy, sb)};
   });
 }
 
-// out = a - b:   da = g,   db = -g
+// out = a - b:   ga = gy,   gb = -gy
 Tensor sub(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(BinaryOp::Sub, a, b);
-  return record("sub", out, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g) {
-    return std::vector<Tensor>{sum_to(g, sa), sum_to(neg(g), sb)};
+  return record("sub", out, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& gy) {
+    return std::vector<Tensor>{sum_to(gy, sa), sum_to(neg(gy), sb)};
   });
 }
 
-// out = a * b:   da = g * b,   db = g * a
+// out = a * b:   ga = gy * b,   gb = gy * a
 Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(BinaryOp::Mul, a, b);
-  return record("mul", out, {a, b}, [a, b](const Tensor& g) {
-    return std::vector<Tensor>{a.requires_grad() ? sum_to(g * b, a.shape()) : Tensor(),
-                               b.requires_grad() ? sum_to(g * a, b.shape()) : Tensor()};
+  return record("mul", out, {a, b}, [a, b](const Tensor& gy) {
+    return std::vector<Tensor>{a.requires_grad() ? sum_to(gy * b, a.shape()) : Tensor(),
+                               b.requires_grad() ? sum_to(gy * a, b.shape()) : Tensor()};
   });
 }
 
-// out = a / b:   da = g / b,   db = -g a / b^2 = -g * out / b
+// out = a / b:   ga = gy / b,   gb = -gy a / b^2 = -gy * out / b
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor out = binary_forward(BinaryOp::Div, a, b);
-  return record("div", out, {a, b}, [a, b, out = out.detach()](const Tensor& g) {
-    return std::vector<Tensor>{a.requires_grad() ? sum_to(g / b, a.shape()) : Tensor(),
-                               b.requires_grad() ? sum_to(neg(g * out / b), b.shape()) : Tensor()};
+  return record("div", out, {a, b}, [a, b, out = out.detach()](const Tensor& gy) {
+    return std::vector<Tensor>{a.requires_grad() ? sum_to(gy / b, a.shape()) : Tensor(),
+                               b.requires_grad() ? sum_to(neg(gy * out / b), b.shape()) : Tensor()};
   });
 }
 

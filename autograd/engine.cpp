@@ -143,13 +143,13 @@ void Tensor::backward(const Tensor& grad_output) const {
     Node& node = *node_ptr;
     auto found = grads.find(&node);
     if (found == grads.end()) continue;  // nothing flowed here (e.g. only an unused input)
-    Tensor grad = std::move(found->second);
+    Tensor gy = std::move(found->second);
     grads.erase(found);
     DRIFT_CHECK(!node.released,
                 "backward: the graph through '" << node.name << "' was already freed by an "
                 "earlier backward(); run the forward computation again before a second backward");
-    std::vector<Tensor> input_grads = node.backward(grad);
-    grad = Tensor();
+    std::vector<Tensor> input_grads = node.backward(gy);
+    gy = Tensor();
     DRIFT_CHECK(input_grads.size() == node.inputs.size(),
                 "backward: '" << node.name << "' returned " << input_grads.size()
                               << " gradients for " << node.inputs.size() << " inputs");

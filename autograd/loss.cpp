@@ -2,9 +2,9 @@
 //
 // The pointwise losses share one pattern. With d = input - target and an elementwise
 // penalty f (d^2, |d|, Huber), the loss is  L = reduce(f(d))  and
-//   dL/d input = gy * f'(d),   dL/d target = -gy * f'(d),
-// where gy is the gradient arriving at each f(d_i): g / n for a mean, g for a sum, or the
-// incoming elementwise gradient for Reduction::None.
+//   dL/d input = gf * f'(d),   dL/d target = -gf * f'(d),
+// where gf is the gradient arriving at each f(d_i): gy / n for a mean, gy for a sum, or the
+// incoming elementwise gradient gy itself for Reduction::None (gy: the gradient arriving at L).
 #include "autograd/node.h"
 #include "autograd/ops.h"
 #include "tensor/backend.h"
@@ -45,15 +45,15 @@ Tensor pointwise_loss(const char* name, UnaryOp penalty, float p0, const Tensor&
   Tensor out = reduction == Reduction::None
                    ? elementwise
                    : scaled_total(elementwise, reduction_scale(reduction, n));
-  return record(name, out, {input, target}, [=](const Tensor& g) {
-    // gy: the gradient reaching each f(d_i).
-    Tensor gy = reduction == Reduction::None
-                    ? g
-                    : ones(diff.shape(), diff.device()) * (g * reduction_scale(reduction, n));
+  return record(name, out, {input, target}, [=](const Tensor& gy) {
+    // gf: the gradient reaching each f(d_i).
+    Tensor gf = reduction == Reduction::None
+                    ? gy
+                    : ones(diff.shape(), diff.device()) * (gy * reduction_scale(reduction, n));
     Tensor grad_diff = Tensor::empty(diff.shape(), diff.device());
     if (n > 0)
       backend(diff.device())
-          .unary_backward(penalty, diff.data(), diff.data(), gy.data(), grad_diff.data(), n, p0,
+          .unary_backward(penalty, diff.data(), diff.data(), gf.data(), grad_diff.data(), n, p0,
                           0.0f);
     return std::vector<Tensor>{input.requires_grad() ? grad_diff : Tensor(),
                                target.requires_grad() ? neg(grad_diff) : Tensor()};
@@ -101,16 +101,16 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, Reduction reduc
   Tensor out = reduction == Reduction::None
                    ? picked
                    : scaled_total(picked, reduction_scale(reduction, N));
-  return record("cross_entropy", out, {logits}, [=](const Tensor& g) {
+  return record("cross_entropy", out, {logits}, [=](const Tensor& gy) {
     Backend& be = backend(log_probs.device());
     Tensor grad = Tensor::empty(log_probs.shape(), log_probs.device());
     be.unary(UnaryOp::Exp, log_probs.data(), grad.data(), N * C, 0.0f, 0.0f);  // softmax
     Tensor minus_one = full(Shape{N}, -1.0f, grad.device());
     be.scatter_add(minus_one.data(), target.data(), 1, grad.data(), DimView{N, C, 1});
-    // Scale row n by the gradient reaching L_n: g/N (mean), g (sum) or g[n] (none).
+    // Scale row n by the gradient reaching L_n: gy/N (mean), gy (sum) or gy[n] (none).
     Tensor row_scale = reduction == Reduction::None
-                           ? reshape(g, Shape{N, 1})
-                           : reshape(g * reduction_scale(reduction, N), Shape{1, 1});
+                           ? reshape(gy, Shape{N, 1})
+                           : reshape(gy * reduction_scale(reduction, N), Shape{1, 1});
     return std::vector<Tensor>{grad * row_scale};
   });
 }

@@ -66,37 +66,37 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
               p.batch, p.a_batched ? M * K : 0, p.b_batched ? K * N : 0, M * N);
     }
   }
-  return record("matmul", out, {a, b}, [a, b, p](const Tensor& g) {
-    Backend& be = backend(g.device());
+  return record("matmul", out, {a, b}, [a, b, p](const Tensor& gy) {
+    Backend& be = backend(gy.device());
     const int64_t M = p.M, K = p.K, N = p.N;
     Tensor ga, gb;
     if (a.requires_grad()) {
-      // dA = dC B^T, per batch item (B shared: stride 0).
+      // ga = gy B^T, per batch item (B shared: stride 0).
       ga = Tensor::empty(a.shape(), a.device());
       if (p.a_batched && !p.b_batched) {
-        be.gemm(false, true, p.batch * M, K, N, 1.0f, g.data(), N, b.data(), N, 0.0f,
+        be.gemm(false, true, p.batch * M, K, N, 1.0f, gy.data(), N, b.data(), N, 0.0f,
                 ga.data(), K);
       } else if (p.a_batched || !p.b_batched) {
-        be.gemm(false, true, M, K, N, 1.0f, g.data(), N, b.data(), N, 0.0f, ga.data(), K,
+        be.gemm(false, true, M, K, N, 1.0f, gy.data(), N, b.data(), N, 0.0f, ga.data(), K,
                 p.batch, M * N, p.b_batched ? K * N : 0, M * K);
       } else {
         // A shared by every batch item: its gradient sums the items' contributions,
-        // accumulated with beta = 1 (sum over b of dC_b B_b^T).
+        // accumulated with beta = 1 (sum over b of gy_b B_b^T).
         ga.fill_(0.0f);
         for (int64_t i = 0; i < p.batch; ++i)
-          be.gemm(false, true, M, K, N, 1.0f, g.data() + i * M * N, N, b.data() + i * K * N, N,
+          be.gemm(false, true, M, K, N, 1.0f, gy.data() + i * M * N, N, b.data() + i * K * N, N,
                   1.0f, ga.data(), K);
       }
     }
     if (b.requires_grad()) {
-      // dB = A^T dC.
+      // gb = A^T gy.
       gb = Tensor::empty(b.shape(), b.device());
       if (p.a_batched && !p.b_batched) {
         // B shared: sum over the batch = one product over the stacked [B*M] rows.
-        be.gemm(true, false, K, N, p.batch * M, 1.0f, a.data(), K, g.data(), N, 0.0f,
+        be.gemm(true, false, K, N, p.batch * M, 1.0f, a.data(), K, gy.data(), N, 0.0f,
                 gb.data(), N);
       } else {
-        be.gemm(true, false, K, N, M, 1.0f, a.data(), K, g.data(), N, 0.0f, gb.data(), N,
+        be.gemm(true, false, K, N, M, 1.0f, a.data(), K, gy.data(), N, 0.0f, gb.data(), N,
                 p.batch, p.a_batched ? M * K : 0, M * N, K * N);
       }
     }

@@ -29,7 +29,7 @@ namespace drift {
 
 // dL/d(output) -> { dL/d(input_0), dL/d(input_1), ... }; an undefined Tensor for an input
 // that needs no gradient.
-using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
+using BackwardFn = std::function<std::vector<Tensor>(const Tensor& gy)>;
 
 // Where the gradient of one input of a node goes.
 struct Edge {
@@ -49,7 +49,7 @@ struct Node {
 
 // Attaches a Node to `output` when gradients are being recorded and some input needs one;
 // otherwise returns `output` untouched and drops `backward`. Every differentiable op ends
-// with `return record("name", output, {inputs...}, [captures](const Tensor& grad) {...});`
+// with `return record("name", output, {inputs...}, [captures](const Tensor& gy) {...});`
 Tensor record(const char* name, Tensor output, std::vector<Tensor> inputs, BackwardFn backward);
 
 // True when at least one input requires a gradient and recording is on (see grad_mode.h):

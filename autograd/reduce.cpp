@@ -66,7 +66,7 @@ Tensor sum_keepdim_raw(const Tensor& x, const std::vector<int64_t>& dims) {
 
 }  // namespace
 
-// out = sum of x over dims:   dx_i = g   for every element that went into the sum
+// out = sum of x over dims:   gx_i = gy   for every element that went into the sum
 // (the gradient, kept as size-1 dims, times ones of x's shape: a broadcast).
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
   DRIFT_CHECK(x.defined(), "sum: the input is undefined");
@@ -74,14 +74,15 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
   Shape kept = keepdim_shape(x.shape(), dims);
   Tensor out = sum_keepdim_raw(x, dims);
   if (!keepdim) out = out.view_as_shape(squeezed_shape(x.shape(), dims));
-  return record("sum", out, {x}, [x_shape = x.shape(), kept, device = x.device()](const Tensor& g) {
-    return std::vector<Tensor>{g.view_as_shape(kept) * ones(x_shape, device)};
+  return record("sum", out, {x},
+                [x_shape = x.shape(), kept, device = x.device()](const Tensor& gy) {
+    return std::vector<Tensor>{gy.view_as_shape(kept) * ones(x_shape, device)};
   });
 }
 
 Tensor sum(const Tensor& x) { return sum(x, {}, false); }
 
-// mean = sum / n, with n the number of elements averaged:  dx_i = g / n
+// mean = sum / n, with n the number of elements averaged:  gx_i = gy / n
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
   DRIFT_CHECK(x.defined(), "mean: the input is undefined");
   std::vector<int64_t> dims = normalize_dims(dims_in, x.ndim(), "mean");
@@ -94,7 +95,7 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) 
 Tensor mean(const Tensor& x) { return mean(x, {}, false); }
 
 // out = max of x along dim:  the gradient flows only to the (first) position of the maximum,
-// recorded in the forward pass as argmax:  dx = scatter g into the argmax positions.
+// recorded in the forward pass as argmax:  gx = scatter gy into the argmax positions.
 Tensor max(const Tensor& x, int64_t dim_in, bool keepdim) {
   DRIFT_CHECK(x.defined(), "max: the input is undefined");
   int64_t dim = normalize_dim(dim_in, x.ndim(), "max");
@@ -107,9 +108,9 @@ Tensor max(const Tensor& x, int64_t dim_in, bool keepdim) {
   backend(x.device()).max_dim(x.data(), values.data(), argmax_index.data(), v);
   if (!keepdim) values = values.view_as_shape(squeezed_shape(x.shape(), {dim}));
   return record("max", values, {x}, [x_shape = x.shape(), kept, argmax_index, v,
-                                     device = x.device()](const Tensor& g) {
+                                     device = x.device()](const Tensor& gy) {
     Tensor gx = zeros(x_shape, device);
-    backend(device).scatter_add(g.data(), argmax_index.data(), 1, gx.data(), v);
+    backend(device).scatter_add(gy.data(), argmax_index.data(), 1, gx.data(), v);
     return std::vector<Tensor>{gx};
   });
 }
@@ -134,8 +135,8 @@ Tensor argmax(const Tensor& x, int64_t dim_in, bool keepdim) {
 namespace {
 
 // softmax and log_softmax share a kernel; backward needs only the output y:
-//   softmax:      dx = y * (g - sum(g * y))
-//   log_softmax:  dx = g - softmax(x) * sum(g) = g - exp(y) * sum(g)
+//   softmax:      gx = y * (gy - sum(gy * y))
+//   log_softmax:  gx = gy - softmax(x) * sum(gy) = gy - exp(y) * sum(gy)
 Tensor softmax_op(const Tensor& x, int64_t dim_in, bool log) {
   const char* name = log ? "log_softmax" : "softmax";
   DRIFT_CHECK(x.defined(), name << ": the input is undefined");
@@ -143,10 +144,10 @@ Tensor softmax_op(const Tensor& x, int64_t dim_in, bool log) {
   DimView v = dim_view(x.shape(), dim);
   Tensor y = Tensor::empty(x.shape(), x.device());
   if (y.numel() > 0) backend(x.device()).softmax(x.data(), y.data(), v, log);
-  return record(name, y, {x}, [y_saved = y.detach(), v, log](const Tensor& g) {
+  return record(name, y, {x}, [y_saved = y.detach(), v, log](const Tensor& gy) {
     Tensor gx = Tensor::empty(y_saved.shape(), y_saved.device());
     if (gx.numel() > 0)
-      backend(gx.device()).softmax_backward(y_saved.data(), g.data(), gx.data(), v, log);
+      backend(gx.device()).softmax_backward(y_saved.data(), gy.data(), gx.data(), v, log);
     return std::vector<Tensor>{gx};
   });
 }

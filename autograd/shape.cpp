@@ -30,8 +30,8 @@ Tensor reshape(const Tensor& x, const Shape& shape_in) {
   DRIFT_CHECK(shape.numel() == x.numel(), "reshape: cannot reshape " << describe(x) << " ("
                                               << x.numel() << " elements) into " << shape_in);
   Tensor out = x.view_as_shape(shape);
-  return record("reshape", out, {x}, [x_shape = x.shape()](const Tensor& g) {
-    return std::vector<Tensor>{g.view_as_shape(x_shape)};
+  return record("reshape", out, {x}, [x_shape = x.shape()](const Tensor& gy) {
+    return std::vector<Tensor>{gy.view_as_shape(x_shape)};
   });
 }
 
@@ -85,8 +85,8 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
   }
   Tensor out = Tensor::empty(out_shape, x.device());
   if (out.numel() > 0) backend(x.device()).permute(x.data(), out.data(), x.shape(), perm);
-  return record("permute", out, {x}, [inverse](const Tensor& g) {
-    return std::vector<Tensor>{permute(g, inverse)};
+  return record("permute", out, {x}, [inverse](const Tensor& gy) {
+    return std::vector<Tensor>{permute(gy, inverse)};
   });
 }
 
@@ -131,11 +131,11 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim_in) {
                                     v.inner);
     start += len;
   }
-  return record("cat", out, tensors, [dim, starts, tensors](const Tensor& g) {
+  return record("cat", out, tensors, [dim, starts, tensors](const Tensor& gy) {
     std::vector<Tensor> grads;
     for (size_t i = 0; i < tensors.size(); ++i) {
       int64_t len = tensors[i].shape()[dim];
-      grads.push_back(tensors[i].requires_grad() ? slice(g, dim, starts[i], starts[i] + len)
+      grads.push_back(tensors[i].requires_grad() ? slice(gy, dim, starts[i], starts[i] + len)
                                                  : Tensor());
     }
     return grads;
@@ -159,10 +159,10 @@ Tensor slice(const Tensor& x, int64_t dim_in, int64_t start, int64_t end) {
   if (out.numel() > 0)
     backend(x.device()).copy_slab(x.data(), n, start, out.data(), end - start, 0, v.outer,
                                   end - start, v.inner);
-  return record("slice", out, {x}, [x_shape = x.shape(), v, start, end](const Tensor& g) {
-    Tensor gx = zeros(x_shape, g.device());
-    if (g.numel() > 0)
-      backend(g.device()).copy_slab(g.data(), end - start, 0, gx.data(), v.n, start, v.outer,
+  return record("slice", out, {x}, [x_shape = x.shape(), v, start, end](const Tensor& gy) {
+    Tensor gx = zeros(x_shape, gy.device());
+    if (gy.numel() > 0)
+      backend(gy.device()).copy_slab(gy.data(), end - start, 0, gx.data(), v.n, start, v.outer,
                                     end - start, v.inner);
     return std::vector<Tensor>{gx};
   });
@@ -182,9 +182,9 @@ Tensor index_select(const Tensor& x, int64_t dim_in, const Tensor& index) {
   Tensor out = Tensor::empty(out_shape, x.device());
   if (out.numel() > 0)
     backend(x.device()).index_select(x.data(), index.data(), k, out.data(), v);
-  return record("index_select", out, {x}, [x_shape = x.shape(), index, k, v](const Tensor& g) {
-    Tensor gx = zeros(x_shape, g.device());
-    if (g.numel() > 0) backend(g.device()).index_add(g.data(), index.data(), k, gx.data(), v);
+  return record("index_select", out, {x}, [x_shape = x.shape(), index, k, v](const Tensor& gy) {
+    Tensor gx = zeros(x_shape, gy.device());
+    if (gy.numel() > 0) backend(gy.device()).index_add(gy.data(), index.data(), k, gx.data(), v);
     return std::vector<Tensor>{gx};
   });
 }
@@ -205,9 +205,9 @@ Tensor gather(const Tensor& x, int64_t dim_in, const Tensor& index) {
   const int64_t k = index.shape()[dim];
   Tensor out = Tensor::empty(index.shape(), x.device());
   if (out.numel() > 0) backend(x.device()).gather(x.data(), index.data(), k, out.data(), v);
-  return record("gather", out, {x}, [x_shape = x.shape(), index, k, v](const Tensor& g) {
-    Tensor gx = zeros(x_shape, g.device());
-    if (g.numel() > 0) backend(g.device()).scatter_add(g.data(), index.data(), k, gx.data(), v);
+  return record("gather", out, {x}, [x_shape = x.shape(), index, k, v](const Tensor& gy) {
+    Tensor gx = zeros(x_shape, gy.device());
+    if (gy.numel() > 0) backend(gy.device()).scatter_add(gy.data(), index.data(), k, gx.data(), v);
     return std::vector<Tensor>{gx};
   });
 }

@@ -12,6 +12,7 @@
 // Kernels take raw float pointers into contiguous row-major memory on the backend's own
 // device plus the sizes they need; they never allocate tensors and never check user input
 // (the caller in tensor/ or autograd/ has already checked shapes and devices).
+// Names: the gradient arriving at an op is `gy` (dL/dy); the ones it returns are `gx`, `gw`, ...
 // A kernel a backend does not have yet throws Error("<kernel>: not implemented on <device>").
 #pragma once
 

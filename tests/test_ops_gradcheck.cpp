@@ -138,8 +138,8 @@ TEST_CASE("gradcheck reports a wrong backward") {
   Fn wrong = [](const std::vector<Tensor>& t) {
     Tensor x = t[0];
     Tensor y = pow(x.detach(), 3.0f);
-    return record("wrong_cube", y, {x}, [x](const Tensor& g) {
-      return std::vector<Tensor>{g * 2.0f * x.detach() * x.detach()};
+    return record("wrong_cube", y, {x}, [x](const Tensor& gy) {
+      return std::vector<Tensor>{gy * 2.0f * x.detach() * x.detach()};
     });
   };
   GradcheckResult r = gradcheck(wrong, {input({5}, 61)});

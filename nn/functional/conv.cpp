@@ -2,8 +2,8 @@
 //
 // The arithmetic lives in the backend's three convolution kernels (tensor/cpu/conv.cpp):
 //   conv2d_forward          y  = x * W  (+ b)
-//   conv2d_backward_input   dx from dy        (the adjoint of the forward map x -> y)
-//   conv2d_backward_weight  dW, db from x, dy
+//   conv2d_backward_input   gx from gy        (the adjoint of the forward map x -> y)
+//   conv2d_backward_weight  gw, gb from x, gy
 // conv_transpose2d is built from the same three kernels with the roles of x and y swapped.
 #include <sstream>
 
@@ -83,14 +83,14 @@ Conv2dGeometry conv2d_geometry(const Tensor& x, const Tensor& weight, const Tens
   return g;
 }
 
-// dbias[c] = sum of dy over images and pixels: dy [N, C, H, W] summed over dims 0, 2, 3.
+// gb[c] = sum of gy over images and pixels: gy [N, C, H, W] summed over dims 0, 2, 3.
 Tensor bias_gradient(const Tensor& gy) { return sum(gy, {0, 2, 3}); }
 
 }  // namespace
 
 // Cross-correlation, y[n, co, oh, ow] = b[co] + sum over ci (of co's group), kh, kw of
 //   W[co, ci, kh, kw] * x[n, ci, oh*sh - ph + kh, ow*sw - pw + kw]   (0 in the padding).
-// backward: dx = conv2d_backward_input(dy, W), dW and db = conv2d_backward_weight(x, dy).
+// backward: gx = conv2d_backward_input(gy, W), gw and gb = conv2d_backward_weight(x, gy).
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 stride,
               Size2 padding, int64_t groups) {
   const Conv2dGeometry g = conv2d_geometry(x, weight, bias, stride, padding, groups);
@@ -127,9 +127,9 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Size2 s
 //
 //   forward    y  = conv2d_backward_input(x, W) + b   (each input pixel, weighted by the
 //                                                      kernel, scattered onto a stride-spaced grid)
-//   backward   dx = conv2d_forward(dy, W)             (the adjoint of the adjoint: the conv)
-//              dW = conv2d_backward_weight(dy, x)     (the conv's "input" is dy, its "output" x)
-//              db = sum of dy over N, OH, OW
+//   backward   gx = conv2d_forward(gy, W)             (the adjoint of the adjoint: the conv)
+//              gw = conv2d_backward_weight(gy, x)     (the conv's "input" is gy, its "output" x)
+//              gb = sum of gy over N, OH, OW
 //
 // Sizes: that conv maps OH rows to floor((OH + 2p - kH) / s) + 1 = H rows, and because of
 // the floor, s different OH give the same H: OH = (H - 1) s - 2p + kH + output_padding with

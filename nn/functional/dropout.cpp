@@ -10,7 +10,7 @@ namespace functional {
 
 // mask = 1/(1-p) where u >= p, else 0, for u ~ U[0, 1) drawn per element (so each element
 // survives with probability 1 - p and E[mask] = 1);  out = x * mask.
-// backward: dx = dy * mask — the same mask, kept by mul's backward (it captures its operands).
+// backward: gx = gy * mask — the same mask, kept by mul's backward (it captures its operands).
 Tensor dropout(const Tensor& x, float p, bool training, Generator* generator) {
   DRIFT_CHECK(x.defined(), "dropout: the input is undefined");
   DRIFT_CHECK(p >= 0.0f && p <= 1.0f, "dropout: p must be in [0, 1], got " << p);
@@ -21,7 +21,7 @@ Tensor dropout(const Tensor& x, float p, bool training, Generator* generator) {
   if (x.numel() > 0)
     backend(x.device())
         .unary(UnaryOp::Step, uniform.data(), mask.data(), x.numel(), p, keep_scale);
-  return mul(x, mask);  // mask has no grad: mul's backward gives dx = dy * mask only
+  return mul(x, mask);  // mask has no grad: mul's backward gives gx = gy * mask only
 }
 
 }  // namespace functional

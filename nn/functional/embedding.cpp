@@ -11,7 +11,7 @@ namespace nn {
 namespace functional {
 
 // out[j, :] = weight[index[j], :]   for every position j of index (flattened).
-// backward: dweight[index[j], :] += dout[j, :] — a row picked twice collects both gradients.
+// backward: gw[index[j], :] += gy[j, :] — a row picked twice collects both gradients.
 // The index itself gets no gradient (it is not a differentiable quantity).
 Tensor embedding(const Tensor& index, const Tensor& weight) {
   DRIFT_CHECK(weight.defined() && weight.ndim() == 2,
@@ -25,9 +25,9 @@ Tensor embedding(const Tensor& index, const Tensor& weight) {
   if (out.numel() > 0)
     backend(weight.device()).index_select(weight.data(), index.data(), k, out.data(), rows);
   return record("embedding", out, {weight}, [index, k, rows, w_shape = weight.shape()](
-                                                const Tensor& g) {
-    Tensor gw = zeros(w_shape, g.device());
-    if (g.numel() > 0) backend(g.device()).index_add(g.data(), index.data(), k, gw.data(), rows);
+                                                const Tensor& gy) {
+    Tensor gw = zeros(w_shape, gy.device());
+    if (gy.numel() > 0) backend(gy.device()).index_add(gy.data(), index.data(), k, gw.data(), rows);
     return std::vector<Tensor>{gw};
   });
 }

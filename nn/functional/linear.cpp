@@ -2,9 +2,9 @@
 //
 // With the leading dimensions of x flattened into `rows` (x [rows, in], y [rows, out]):
 //   forward   y  = x W^T + b          [rows, in] @ [in, out]  (+ b on every row)
-//   backward  dx = dy W               [rows, out] @ [out, in]
-//             dW = dy^T x             [out, rows] @ [rows, in]
-//             db = sum over rows of dy
+//   backward  gx = gy W               [rows, out] @ [out, in]
+//             gw = gy^T x             [out, rows] @ [rows, in]
+//             gb = sum over rows of gy
 // All three products are one GEMM each; the transposes are read in place (gemm's trans flags).
 #include "autograd/node.h"
 #include "nn/functional.h"
@@ -47,19 +47,19 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
                 [x, weight, bias, rows, in, out](const Tensor& gy) {
     Backend& be = backend(gy.device());
     Tensor gx, gw, gb;
-    if (x.requires_grad()) {  // dx [rows, in] = dy [rows, out] @ W [out, in]
+    if (x.requires_grad()) {  // gx [rows, in] = gy [rows, out] @ W [out, in]
       gx = zeros(x.shape(), x.device());
       if (rows > 0 && out > 0)
         be.gemm(false, false, rows, in, out, 1.0f, gy.data(), out, weight.data(), in, 0.0f,
                 gx.data(), in);
     }
-    if (weight.requires_grad()) {  // dW [out, in] = dy^T [out, rows] @ x [rows, in]
+    if (weight.requires_grad()) {  // gw [out, in] = gy^T [out, rows] @ x [rows, in]
       gw = zeros(weight.shape(), weight.device());
       if (rows > 0)
         be.gemm(true, false, out, in, rows, 1.0f, gy.data(), out, x.data(), in, 0.0f,
                 gw.data(), in);
     }
-    if (bias.defined() && bias.requires_grad()) {  // db [out] = sum over rows of dy
+    if (bias.defined() && bias.requires_grad()) {  // gb [out] = sum over rows of gy
       gb = zeros(bias.shape(), bias.device());
       if (rows > 0) be.sum_dim(gy.data(), gb.data(), DimView{1, rows, out});
     }

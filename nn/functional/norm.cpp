@@ -24,8 +24,8 @@ void check_affine(const char* op, const char* what, const Tensor& t, int64_t siz
 // The shared forward/backward of both ops: x seen as [N, C, HW] in `groups` groups, gamma
 // and beta [C] (optional).
 //   forward   y = (x - mean) * rstd * gamma[c] + beta[c]      (mean, rstd per (n, group))
-//   backward  dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)),  dxhat = dy gamma
-//             dgamma = sum dy xhat,   dbeta = sum dy
+//   backward  gx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)),  dxhat = gy gamma
+//             ggamma = sum gy xhat,   gbeta = sum gy
 // With `with_silu`, the output is silu(y) instead (the fused kernels: backward recomputes y
 // from x and the statistics, so only x, mean and rstd are kept, not y).
 Tensor normalize_groups(const char* op, const Tensor& x, int64_t N, int64_t C, int64_t HW,

@@ -80,7 +80,7 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 paddin
   });
 }
 
-// y[n, c, i, j] = x[n, c, i / s, j / s];  backward sums each s x s block of dy.
+// y[n, c, i, j] = x[n, c, i / s, j / s];  backward sums each s x s block of gy.
 Tensor upsample_nearest2d(const Tensor& x, int64_t scale) {
   DRIFT_CHECK(x.defined(), "upsample_nearest2d: the input is undefined");
   DRIFT_CHECK(x.ndim() == 4,

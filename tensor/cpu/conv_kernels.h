@@ -1,8 +1,8 @@
-// conv_kernels.h — the innermost loops of the direct (im2col-free) convolution in conv.cpp,
-// which explains the method; here only what the loops compute.
+// conv_kernels.h — the innermost loops of the direct (im2col-free) convolution in
+// conv_direct.cpp, which explains the method; here only what the loops compute.
 //
 // Setting: C planes of `plane` positions each (one image's H x W planes, or several small
-// images side by side, see conv.cpp); a "same" convolution (stride 1, output H x W).
+// images side by side, see conv_direct.cpp); a "same" convolution (stride 1, output H x W).
 // Output position q = oh * W + ow (+ i * H * W for image i of a plane). Tap t = (kh, kw) of
 // the kernel reads, for output q, the input value at q + tap_offset[t] (tap_offset =
 // (kh - ph) W + (kw - pw)) when that pixel lies inside the same image, and 0 otherwise.
@@ -21,7 +21,7 @@
 // 2. weight_grad_tile: the weight gradient of kRows output channels x kColumns weights (c, t),
 //    a sum over the positions q of a plane,
 //
-//        out[r][(c, t)] += sum over q of dy[r][q] * x[c][q + tap_offset[t]]
+//        out[r][(c, t)] += sum over q of gy[r][q] * x[c][q + tap_offset[t]]
 //
 //    Each accumulator is a vector of kLanes partial sums (one per position modulo kLanes),
 //    added up across lanes only at the end, so the inner loop is kRows * kColumns independent
@@ -68,7 +68,7 @@ inline float vsum(Vec v) {
   const __m128 two = _mm_add_ps(four, _mm_movehl_ps(four, four));
   return _mm_cvtss_f32(_mm_add_ss(two, _mm_movehdup_ps(two)));
 }
-// Weight-gradient tile: 8 rows x 3 weights = 24 accumulators + 3 x vectors + 1 dy vector.
+// Weight-gradient tile: 8 rows x 3 weights = 24 accumulators + 3 x vectors + 1 gy vector.
 inline constexpr int kGradRows = 8;
 // Layers with few output channels (the toy model's 16 -> 3, the U-Net's 16 -> 1) get wide
 // tiles instead, so that they still have enough independent accumulators: up to 4 rows x 6
@@ -167,7 +167,7 @@ inline void copy_floats(float* dst, const float* src, int64_t n) {
   }
 }
 
-// Stride 2 splits every input row into its even and odd columns (phase planes, conv.cpp):
+// Stride 2 splits every input row into its even and odd columns (phase planes, conv_direct.cpp):
 // even[k] = src[2k] for k < n_even, odd[k] = src[2k + 1] for k < n_odd (n_even is n_odd or
 // n_odd + 1, the row length 2 n_odd or 2 n_odd + 1). The backward pass puts a phase back:
 // dst[2k] = src[k] for k < n (dst pointing at the phase's first column).
@@ -286,17 +286,17 @@ inline SameConvTile wide_conv_tile_for(int rows, int vectors) {
   return table[rows - 1][vectors - 1];
 }
 
-// Kernel 2. dy row r at dy + r * plane; column j of the tile, a weight (c, t), reads
+// Kernel 2. gy row r at gy + r * plane; column j of the tile, a weight (c, t), reads
 // x + x_offsets[j] (channel c shifted by tap t, at the first position) through the masks of
 // tap mask_columns[j] (masks[s * mask_stride + tap] for step s); `valid_masks` are the
-// positions that exist (for dy). `steps` vectors of positions. out[r * out_row_stride +
+// positions that exist (for gy). `steps` vectors of positions. out[r * out_row_stride +
 // j * out_column_stride] += the sum, for kRows <= kGradRows rows and kColumns <= kGradColumns weights (consecutive
 // weights of a filter: for 3x3 kernels the three taps of a kernel row, whose loads hit the
 // same cache lines).
 // With kOneTap, every column is the same tap (of different channels): its mask is loaded
 // once per step instead of once per column (the wide tiles, whose load ports are the limit).
 template <int kRows, int kColumns, bool kOneTap = false>
-void weight_grad_tile(int64_t steps, int64_t plane, const float* dy, const float* x,
+void weight_grad_tile(int64_t steps, int64_t plane, const float* gy, const float* x,
                       const int64_t* x_offsets, const int64_t* mask_columns,
                       const MaskBits* masks, const MaskBits* valid_masks, int64_t mask_stride,
                       float* out, int64_t out_row_stride, int64_t out_column_stride) {
@@ -324,10 +324,10 @@ void weight_grad_tile(int64_t steps, int64_t plane, const float* dy, const float
     const Mask valid = vmask(valid_masks[s * mask_stride]);
 #pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r) {
-      Vec dy_value = vload(valid, dy + r * plane + q);
-      DRIFT_KEEP_IN_REGISTER(dy_value);
+      Vec gy_value = vload(valid, gy + r * plane + q);
+      DRIFT_KEEP_IN_REGISTER(gy_value);
 #pragma GCC unroll 8
-      for (int j = 0; j < kColumns; ++j) acc[r][j] = vfma(dy_value, x_values[j], acc[r][j]);
+      for (int j = 0; j < kColumns; ++j) acc[r][j] = vfma(gy_value, x_values[j], acc[r][j]);
     }
   }
 #pragma GCC unroll 8

@@ -9,11 +9,11 @@
 //   c = group(co) * C_in/G + ci,   ih = oh sh - ph + kh,   iw = ow sw - pw + kw
 //
 // where a term whose (ih, iw) falls into the padding is 0. The gradients follow from (1)
-// term by term: each term w * x sends dy * w to x and dy * x to w,
+// term by term: each term w * x sends gy * w to x and gy * x to w,
 //
-//   dx[n][c][ih][iw]     = sum over the terms that read x[n][c][ih][iw] of dy[n][co][oh][ow]
-//   w[co][ci][kh][kw] dw[co][ci][kh][kw]   = sum_{n, oh, ow} dy[n][co][oh][ow] x[n][c][ih][iw]
-//   dbias[co]            = sum_{n, oh, ow} dy[n][co][oh][ow]
+//   dx[n][c][ih][iw]     = sum over the terms that read x[n][c][ih][iw] of gy[n][co][oh][ow]
+//   w[co][ci][kh][kw] dw[co][ci][kh][kw]   = sum_{n, oh, ow} gy[n][co][oh][ow] x[n][c][ih][iw]
+//   dbias[co]            = sum_{n, oh, ow} gy[n][co][oh][ow]
 //
 // (The geometry has no dilation and no transposed convolution: the fast kernels have
 // neither.) Sums in double, one loop nest for all three passes.

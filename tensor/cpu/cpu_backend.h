@@ -6,8 +6,10 @@
 //   reduce.cpp       sum / max along a dimension, softmax
 //   layout.cpp       permute, slabs (slice / cat), index_select, gather
 //   gemm.cpp         matrix multiply (packed, cache-blocked; micro-kernels in gemm_kernels.h)
-//   conv.cpp         2-D convolution and its two backward passes: direct kernels for "same"
-//                    convolutions (conv_kernels.h), im2col + GEMM for the rest
+//   conv.cpp         2-D convolution and its two backward passes: which algorithm runs;
+//                    conv_direct.cpp, direct kernels for "same" convolutions (inner loops in
+//                    conv_kernels.h); conv_im2col.cpp, im2col + GEMM for the rest;
+//                    conv_common.h, what the two share
 //   parallel.h       parallel_chunks, how flat loops are shared among threads
 //   norm.cpp         group normalisation (LayerNorm too) and GroupNorm + SiLU, fused forward
 //                    and backward

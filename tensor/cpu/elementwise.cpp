@@ -29,11 +29,11 @@ void CpuBackend::unary_backward(UnaryOp op, const float* x, const float* y, cons
     parallel_chunks(n, kParallelThreshold, [&](int64_t begin, int64_t end) {
       const float* in = x + begin;
       const float* out = y + begin;
-      const float* grad_out = gy + begin;
-      float* grad_in = gx + begin;
+      const float* gy_chunk = gy + begin;
+      float* gx_chunk = gx + begin;
 #pragma omp simd
       for (int64_t i = 0; i < end - begin; ++i)
-        grad_in[i] = grad_out[i] * Op::derivative(in[i], out[i], p0, p1);
+        gx_chunk[i] = gy_chunk[i] * Op::derivative(in[i], out[i], p0, p1);
     });
   });
 }

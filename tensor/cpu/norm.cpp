@@ -29,20 +29,20 @@ namespace {
 constexpr int64_t kParallelThreshold = 1 << 15;
 
 // The activation applied after the normalisation, y = f(z), z = gamma[c] xhat + beta[c], with
-// dz = dy f'(z) for backward. Identity is plain GroupNorm; Silu is the fused GroupNorm + SiLU
+// dz = gy f'(z) for backward. Identity is plain GroupNorm; Silu is the fused GroupNorm + SiLU
 // that opens every half of a ResBlock (one pass instead of two, and no z tensor kept for
 // backward: z is recomputed from x and the saved statistics).
 struct Identity {
   static float forward(float z) { return z; }
-  static float grad(float z, float dy) {
+  static float grad(float z, float gy) {
     (void)z;
-    return dy;
+    return gy;
   }
 };
 struct Silu {
   static float forward(float z) { return elementwise::Silu::forward(z, 0.0f, 0.0f); }
-  static float grad(float z, float dy) {
-    return dy * elementwise::Silu::derivative(z, 0.0f, 0.0f, 0.0f);
+  static float grad(float z, float gy) {
+    return gy * elementwise::Silu::derivative(z, 0.0f, 0.0f, 0.0f);
   }
 };
 
@@ -108,7 +108,7 @@ void norm_forward(const float* x, const float* gamma, const float* beta, float* 
   }
 }
 
-// Backward. With dz the gradient reaching z (dy itself for plain GroupNorm, dy silu'(z) for
+// Backward. With dz the gradient reaching z (gy itself for plain GroupNorm, gy silu'(z) for
 // the fused op) and dxhat = dz * gamma[c] (the gradient reaching xhat), differentiating
 // xhat = (x - mean) * rstd through mean and rstd gives, per group,
 //
@@ -146,7 +146,7 @@ void norm_backward(const float* x, const float* gy, const float* gamma, const fl
     const float* xg = x + ng * M;
     const float* gyg = gy + ng * M;
     float* gxg = gx + ng * M;
-    // Per channel: dz (gy itself, or recomputed z -> dy f'(z), kept in the thread's buffer
+    // Per channel: dz (gy itself, or recomputed z -> gy f'(z), kept in the thread's buffer
     // for the second pass) and its two sums, in one pass.
     float* dz_buffer = kIdentity ? nullptr : thread_buffer(M);
     const float* dzg = kIdentity ? gyg : dz_buffer;
