@@ -240,7 +240,7 @@ TEST_CASE("every unary kernel and its derivative match a reference formula") {
   set_num_threads(2);
   std::vector<float> x(static_cast<size_t>(n)), y(x.size()), ones(x.size(), 1.0f), g(x.size());
   for (UnaryOp op : kAllUnaryOps) {
-    const char* name = unary_op_name(op);
+    const std::string name = unary_op_name(op);
     auto it = kernel_references().find(op);
     if (it == kernel_references().end() || it->second.empty()) {
       FAIL_CHECK("add a kernel reference entry for " << name
@@ -248,7 +248,7 @@ TEST_CASE("every unary kernel and its derivative match a reference formula") {
       continue;
     }
     for (const KernelCase& c : it->second) {
-      INFO("op " << name << " on " << c.range);
+      INFO("op " << name << " on " << std::string(c.range));
       for (int64_t i = 0; i < n; ++i)
         x[static_cast<size_t>(i)] = c.lo + (c.hi - c.lo) * static_cast<float>(i) / n;
       cpu_backend().unary(op, x.data(), y.data(), n, c.p0, c.p1);

@@ -177,17 +177,17 @@ const std::map<BinaryOp, Entry>& binary_gradchecks() {
 
 // Runs an op's entry; an op without one fails, naming the op and this file.
 template <class Op>
-void run_entry(const std::map<Op, Entry>& table, Op op, const char* name) {
+void run_entry(const std::map<Op, Entry>& table, Op op, const std::string& name) {
   auto it = table.find(op);
   if (it == table.end()) {
     FAIL_CHECK("add a gradcheck entry for " << name << " in tests/test_ops_gradcheck.cpp");
     return;
   }
   const Entry& entry = it->second;
-  INFO("op " << name << (entry.note ? ". " : "") << (entry.note ? entry.note : ""));
+  INFO("op " << name << (entry.note ? ". " + std::string(entry.note) : std::string()));
   CHECK_MESSAGE(!entry.checks.empty(), "the gradcheck entry for " << name << " has no check");
   for (const Check& check : entry.checks) {
-    INFO(check.call << " on " << check.domain.name);
+    INFO(std::string(check.call) << " on " << std::string(check.domain.name));
     CHECK_GRADCHECK(check.fn, check.domain.make());
   }
 }

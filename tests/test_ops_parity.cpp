@@ -136,7 +136,7 @@ const std::map<BinaryOp, std::vector<std::string>>& binary_op_cases() {
 // Checks that `op` has a row naming cases that exist, both here and in the fixture file.
 template <class Op>
 void check_op_has_cases(const std::map<Op, std::vector<std::string>>& table, Op op,
-                        const char* name, const SafetensorsData& f) {
+                        const std::string& name, const SafetensorsData& f) {
   auto it = table.find(op);
   if (it == table.end() || it->second.empty()) {
     FAIL_CHECK("op " << name << " has no PyTorch parity case: add one to "
