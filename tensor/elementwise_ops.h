@@ -12,13 +12,18 @@
 //   3. autograd/ops.h and autograd/elementwise.cpp   the Tensor function, softplus(x).
 //   4. tests/fixtures/gen_core.py   a PyTorch case, then regenerate the fixtures:
 //                                   /usr/bin/python3 tests/fixtures/generate.py
-//   5. tests/test_ops_parity.cpp, tests/test_ops_gradcheck.cpp,
-//      tests/test_elementwise_kernels.cpp   the op's entry in each table (its fixture case,
-//                                   its gradcheck, its libm reference). These three tables
-//                                   are still written by hand: add the entry yourself.
-//                                   tests/test_cuda.cpp walks the list and needs nothing.
+//                                   and run it in parity_cases() of tests/test_ops_parity.cpp.
+//   5. The op's entry in each table keyed by this list (the tests walk kAllUnaryOps, and an
+//      op without an entry fails a test that names the op and the file to edit):
+//        tests/test_ops_parity.cpp            unary_op_cases(): the fixture case(s) above
+//        tests/test_ops_gradcheck.cpp         unary_gradchecks(): the public call reaching
+//                                             the op and its input domain
+//        tests/test_elementwise_kernels.cpp   kernel_references(): input ranges and a
+//                                             double / libm formula for f and f'
+//      tests/test_cuda.cpp walks the list and needs nothing.
 // A binary op goes the same way: DRIFT_BINARY_OPS, a DRIFT_BINARY row, add/sub/... in
-// autograd/elementwise.cpp, a fixture case, and the same three test tables.
+// autograd/elementwise.cpp, a fixture case, and its entry in binary_op_cases() and
+// binary_gradchecks() (the kernel table is for the unary ops only).
 #pragma once
 
 // clang-format off  (the rows are aligned as a table)

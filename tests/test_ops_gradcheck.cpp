@@ -1,11 +1,23 @@
 // test_ops_gradcheck.cpp — every differentiable op's backward against central finite
 // differences (autograd/gradcheck.h), on inputs away from kinks.
+//
+// The elementwise ops are checked from one table per op family, keyed by the lists of
+// tensor/elementwise_ops.h (UnaryOp, BinaryOp): each op says how the public API reaches it
+// and on which inputs. The tests walk kAllUnaryOps / kAllBinaryOps, so an op added to a list
+// without an entry here fails, naming the op and this file.
 #include <doctest/doctest.h>
 
+#include <functional>
+#include <map>
+#include <string>
+
 #include "autograd/node.h"
+#include "nn/functional.h"
+#include "tensor/backend.h"
 #include "tests/helpers.h"
 
 using namespace drift;
+namespace F = drift::nn::F;
 
 namespace {
 
@@ -28,41 +40,166 @@ Tensor away_from_zero(const Shape& shape, uint64_t seed) {
 }
 
 using Fn = GradcheckFn;
+using Inputs = std::vector<Tensor>;
+
+// ---- the elementwise op tables ------------------------------------------------------------
+
+// The inputs a check runs on: the op's valid (and kink-free) domain, named for the report.
+struct Domain {
+  const char* name;
+  std::function<Inputs()> make;
+};
+
+// One gradcheck: the public call that reaches the op, written as in C++, and its inputs.
+struct Check {
+  const char* call;
+  Domain domain;
+  Fn fn;
+};
+
+// An op's entry: the checks that reach it through the public API. `note` says what else
+// there is to know (an op reached only indirectly, a derivative no gradient ever asks for).
+struct Entry {
+  std::vector<Check> checks;
+  const char* note = nullptr;
+};
+
+// The domains of the unary checks.
+const Domain kAny{"any x (randn [4, 5])", [] { return Inputs{input({4, 5}, 11)}; }};
+const Domain kPositive{"x in [0.5, 2.5)", [] { return Inputs{positive_input({4, 5}, 12)}; }};
+const Domain kAwayFromKink{"|x| >= 0.2 (no kink at 0 within a step)",
+                           [] { return Inputs{away_from_zero({4, 5}, 13)}; }};
+// clamp: values chosen away from the bounds -1 and 1 by more than a step.
+const Domain kClampValues{"x in {-2, -1.1, -0.3, 0.1, 0.45, 0.9, 1.6, 3}", [] {
+                            std::vector<float> v = {-2.0f, -1.1f, -0.3f, 0.1f,
+                                                    0.45f, 0.9f,  1.6f,  3.0f};
+                            return Inputs{from_vector(v).set_requires_grad(true)};
+                          }};
+// The pointwise losses: any pair, and a pair whose difference keeps |d| >= 0.2 (l1 and
+// huber have kinks at d = 0, and huber's slope changes at |d| = delta).
+const Domain kLossPair{"input, target (randn [4, 5])",
+                       [] { return Inputs{input({4, 5}, 51), input({4, 5}, 52)}; }};
+const Domain kLossPairApart{"input, target with |input - target| >= 0.2", [] {
+                              Tensor base = input({4, 5}, 53);
+                              Tensor offset = away_from_zero({4, 5}, 54);
+                              return Inputs{(base + offset).detach().set_requires_grad(true),
+                                            base.detach().set_requires_grad(true)};
+                            }};
+const Domain kPositiveFive{"x in [0.5, 2.5) ([5])",
+                           [] { return Inputs{positive_input({5}, 9)}; }};
+
+// Every op of DRIFT_UNARY_OPS. To add an op: its entry here, reached through the public API.
+const std::map<UnaryOp, Entry>& unary_gradchecks() {
+  static const std::map<UnaryOp, Entry> table = {
+      {UnaryOp::Neg, {{{"neg(x)", kAny, [](auto& x) { return neg(x[0]); }}}}},
+      {UnaryOp::Exp, {{{"exp(x)", kAny, [](auto& x) { return exp(x[0]); }}}}},
+      {UnaryOp::Log, {{{"log(x)", kPositive, [](auto& x) { return log(x[0]); }}}}},
+      {UnaryOp::Sqrt, {{{"sqrt(x)", kPositive, [](auto& x) { return sqrt(x[0]); }}}}},
+      {UnaryOp::Abs,
+       {{{"abs(x)", kAwayFromKink, [](auto& x) { return abs(x[0]); }},
+         {"l1_loss(input, target)", kLossPairApart,
+          [](auto& t) { return l1_loss(t[0], t[1]); }}}}},
+      {UnaryOp::Sin, {{{"sin(x)", kAny, [](auto& x) { return sin(x[0]); }}}}},
+      {UnaryOp::Cos, {{{"cos(x)", kAny, [](auto& x) { return cos(x[0]); }}}}},
+      {UnaryOp::Relu, {{{"relu(x)", kAwayFromKink, [](auto& x) { return relu(x[0]); }}}}},
+      {UnaryOp::Silu, {{{"silu(x)", kAny, [](auto& x) { return silu(x[0]); }}}}},
+      {UnaryOp::Gelu, {{{"gelu(x)", kAny, [](auto& x) { return gelu(x[0]); }}}}},
+      {UnaryOp::Sigmoid, {{{"sigmoid(x)", kAny, [](auto& x) { return sigmoid(x[0]); }}}}},
+      {UnaryOp::Tanh, {{{"tanh(x)", kAny, [](auto& x) { return tanh(x[0]); }}}}},
+      // Exponents: a fractional one (x must be positive), a whole one (any x), and -1, which
+      // is how the public API divides a scalar by a tensor (2 / x = pow(x, -1) * 2).
+      {UnaryOp::Pow,
+       {{{"pow(x, 2.5)", kPositive, [](auto& x) { return pow(x[0], 2.5f); }},
+         {"pow(x, 3)", kAny, [](auto& x) { return pow(x[0], 3.0f); }},
+         {"2 / x", kPositiveFive, [](auto& x) { return 2.0f / x[0]; }}}}},
+      // square(x), and mse_loss, whose penalty it is.
+      {UnaryOp::Square,
+       {{{"square(x)", kAny, [](auto& x) { return square(x[0]); }},
+         {"mse_loss(input, target)", kLossPair, [](auto& t) { return mse_loss(t[0], t[1]); }},
+         {"mse_loss(input, target, Sum)", kLossPair,
+          [](auto& t) { return mse_loss(t[0], t[1], Reduction::Sum); }},
+         {"mse_loss(input, target, None)", kLossPair,
+          [](auto& t) { return mse_loss(t[0], t[1], Reduction::None); }}}}},
+      {UnaryOp::Clamp,
+       {{{"clamp(x, -1, 1)", kClampValues, [](auto& x) { return clamp(x[0], -1.0f, 1.0f); }}}}},
+      // x + s, x - s, s - x (neg, then + s) and the scalar operators in one expression.
+      {UnaryOp::AddScalar,
+       {{{"x + 1", kAny, [](auto& x) { return x[0] + 1.0f; }},
+         {"x - 2.5", kAny, [](auto& x) { return x[0] - 2.5f; }},
+         {"1 - x", kAny, [](auto& x) { return 1.0f - x[0]; }},
+         {"2 / x - 3 x + 1 - x / 4", kPositiveFive,
+          [](auto& x) { return 2.0f / x[0] - 3.0f * x[0] + 1.0f - x[0] / 4.0f; }}}}},
+      {UnaryOp::MulScalar,
+       {{{"x * -1.5", kAny, [](auto& x) { return x[0] * -1.5f; }},
+         {"3 * x", kAny, [](auto& x) { return 3.0f * x[0]; }},
+         {"x / 4", kAny, [](auto& x) { return x[0] / 4.0f; }}}}},
+      // Huber is huber_loss's penalty, with delta = p0: a small delta (the linear part
+      // everywhere) and a large one (the quadratic part everywhere).
+      {UnaryOp::Huber,
+       {{{"huber_loss(input, target, 0.1)", kLossPairApart,
+          [](auto& t) { return huber_loss(t[0], t[1], 0.1f); }},
+         {"huber_loss(input, target, 5)", kLossPairApart,
+          [](auto& t) { return huber_loss(t[0], t[1], 5.0f); }}}}},
+      // Step builds dropout's mask from uniform draws. A fixed generator gives the same mask
+      // at every finite difference, so this checks dropout's gradient dx = dy * mask.
+      {UnaryOp::Step,
+       {{{"F::dropout(x, 0.3, training, Generator(5))",
+          {"x (randn [4, 6])", [] { return Inputs{input({4, 6}, 14)}; }},
+          [](auto& x) {
+            Generator gen(5);
+            return F::dropout(x[0], 0.3f, true, &gen);
+          }}},
+        "Step's own derivative (0) is never asked for by autograd: the mask is a constant "
+        "factor of mul. tests/test_elementwise_kernels.cpp checks that kernel directly."}},
+  };
+  return table;
+}
+
+// Every op of DRIFT_BINARY_OPS, with broadcasting shapes.
+const std::map<BinaryOp, Entry>& binary_gradchecks() {
+  static const std::map<BinaryOp, Entry> table = {
+      {BinaryOp::Add,
+       {{{"a + b", {"a [2, 3, 4], b [3, 1]", [] { return Inputs{input({2, 3, 4}, 1), input({3, 1}, 2)}; }},
+          [](auto& x) { return x[0] + x[1]; }}}}},
+      {BinaryOp::Sub,
+       {{{"a - b", {"a [4, 1], b [1, 5]", [] { return Inputs{input({4, 1}, 3), input({1, 5}, 4)}; }},
+          [](auto& x) { return x[0] - x[1]; }}}}},
+      {BinaryOp::Mul,
+       {{{"a * b", {"a [2, 3, 4], b [4]", [] { return Inputs{input({2, 3, 4}, 5), input({4}, 6)}; }},
+          [](auto& x) { return x[0] * x[1]; }}}}},
+      {BinaryOp::Div,
+       {{{"a / b", {"a [3, 4], b [3, 1] in [0.5, 2.5)",
+                    [] { return Inputs{input({3, 4}, 7), positive_input({3, 1}, 8)}; }},
+          [](auto& x) { return x[0] / x[1]; }}}}},
+  };
+  return table;
+}
+
+// Runs an op's entry; an op without one fails, naming the op and this file.
+template <class Op>
+void run_entry(const std::map<Op, Entry>& table, Op op, const std::string& name) {
+  auto it = table.find(op);
+  if (it == table.end()) {
+    FAIL_CHECK("add a gradcheck entry for " << name << " in tests/test_ops_gradcheck.cpp");
+    return;
+  }
+  const Entry& entry = it->second;
+  INFO("op " << name << (entry.note ? ". " + std::string(entry.note) : std::string()));
+  CHECK_MESSAGE(!entry.checks.empty(), "the gradcheck entry for " << name << " has no check");
+  for (const Check& check : entry.checks) {
+    INFO(std::string(check.call) << " on " << std::string(check.domain.name));
+    CHECK_GRADCHECK(check.fn, check.domain.make());
+  }
+}
 
 }  // namespace
 
-TEST_CASE("gradcheck: broadcasting arithmetic") {
-  CHECK_GRADCHECK(Fn([](auto& x) { return x[0] + x[1]; }), (std::vector<Tensor>{input({2, 3, 4}, 1), input({3, 1}, 2)}));
-  CHECK_GRADCHECK(Fn([](auto& x) { return x[0] - x[1]; }), (std::vector<Tensor>{input({4, 1}, 3), input({1, 5}, 4)}));
-  CHECK_GRADCHECK(Fn([](auto& x) { return x[0] * x[1]; }), (std::vector<Tensor>{input({2, 3, 4}, 5), input({4}, 6)}));
-  CHECK_GRADCHECK(Fn([](auto& x) { return x[0] / x[1]; }), (std::vector<Tensor>{input({3, 4}, 7), positive_input({3, 1}, 8)}));
-  CHECK_GRADCHECK(Fn([](auto& x) { return 2.0f / x[0] - 3.0f * x[0] + 1.0f - x[0] / 4.0f; }),
-                  (std::vector<Tensor>{positive_input({5}, 9)}));
+TEST_CASE("gradcheck: every unary op of tensor/elementwise_ops.h") {
+  for (UnaryOp op : kAllUnaryOps) run_entry(unary_gradchecks(), op, unary_op_name(op));
 }
 
-TEST_CASE("gradcheck: elementwise functions") {
-  std::vector<Tensor> any = {input({4, 5}, 11)};
-  std::vector<Tensor> pos = {positive_input({4, 5}, 12)};
-  std::vector<Tensor> kinked = {away_from_zero({4, 5}, 13)};
-  CHECK_GRADCHECK(Fn([](auto& x) { return neg(x[0]); }), any);
-  CHECK_GRADCHECK(Fn([](auto& x) { return exp(x[0]); }), any);
-  CHECK_GRADCHECK(Fn([](auto& x) { return log(x[0]); }), pos);
-  CHECK_GRADCHECK(Fn([](auto& x) { return sqrt(x[0]); }), pos);
-  CHECK_GRADCHECK(Fn([](auto& x) { return abs(x[0]); }), kinked);
-  CHECK_GRADCHECK(Fn([](auto& x) { return sin(x[0]); }), any);
-  CHECK_GRADCHECK(Fn([](auto& x) { return cos(x[0]); }), any);
-  CHECK_GRADCHECK(Fn([](auto& x) { return pow(x[0], 2.5f); }), pos);
-  CHECK_GRADCHECK(Fn([](auto& x) { return pow(x[0], 3.0f); }), any);
-  CHECK_GRADCHECK(Fn([](auto& x) { return square(x[0]); }), any);
-  CHECK_GRADCHECK(Fn([](auto& x) { return relu(x[0]); }), kinked);
-  CHECK_GRADCHECK(Fn([](auto& x) { return silu(x[0]); }), any);
-  CHECK_GRADCHECK(Fn([](auto& x) { return gelu(x[0]); }), any);
-  CHECK_GRADCHECK(Fn([](auto& x) { return sigmoid(x[0]); }), any);
-  CHECK_GRADCHECK(Fn([](auto& x) { return tanh(x[0]); }), any);
-  // clamp: bounds chosen away from the sampled values' neighbourhoods.
-  std::vector<float> v = {-2.0f, -1.1f, -0.3f, 0.1f, 0.45f, 0.9f, 1.6f, 3.0f};
-  CHECK_GRADCHECK(Fn([](auto& x) { return clamp(x[0], -1.0f, 1.0f); }),
-                  (std::vector<Tensor>{from_vector(v).set_requires_grad(true)}));
+TEST_CASE("gradcheck: every binary op of tensor/elementwise_ops.h, with broadcasting") {
+  for (BinaryOp op : kAllBinaryOps) run_entry(binary_gradchecks(), op, binary_op_name(op));
 }
 
 TEST_CASE("gradcheck: reductions and softmax") {
@@ -113,19 +250,9 @@ TEST_CASE("gradcheck: matmul, 2-D and batched") {
                   (std::vector<Tensor>{input({3, 5}, 47), input({2, 5, 4}, 48)}));
 }
 
-TEST_CASE("gradcheck: losses") {
-  std::vector<Tensor> pair = {input({4, 5}, 51), input({4, 5}, 52)};
-  CHECK_GRADCHECK(Fn([](auto& t) { return mse_loss(t[0], t[1]); }), pair);
-  CHECK_GRADCHECK(Fn([](auto& t) { return mse_loss(t[0], t[1], Reduction::Sum); }), pair);
-  CHECK_GRADCHECK(Fn([](auto& t) { return mse_loss(t[0], t[1], Reduction::None); }), pair);
-  // l1 / huber have kinks at d = 0 (and at |d| = delta): keep differences well away.
-  Tensor base = input({4, 5}, 53);
-  Tensor offset = away_from_zero({4, 5}, 54);
-  std::vector<Tensor> apart = {(base + offset).detach().set_requires_grad(true),
-                               base.detach().set_requires_grad(true)};
-  CHECK_GRADCHECK(Fn([](auto& t) { return l1_loss(t[0], t[1]); }), apart);
-  CHECK_GRADCHECK(Fn([](auto& t) { return huber_loss(t[0], t[1], 0.1f); }), apart);
-  CHECK_GRADCHECK(Fn([](auto& t) { return huber_loss(t[0], t[1], 5.0f); }), apart);
+TEST_CASE("gradcheck: cross-entropy") {
+  // (mse_loss, l1_loss and huber_loss are in the unary table above, under their penalty op:
+  // Square, Abs, Huber.)
   Tensor target = from_vector({1, 0, 3});
   CHECK_GRADCHECK(Fn([target](auto& t) { return cross_entropy(t[0], target); }),
                   (std::vector<Tensor>{input({3, 4}, 55, 2.0f)}));

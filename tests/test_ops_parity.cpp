@@ -1,14 +1,20 @@
 // test_ops_parity.cpp — every differentiable op against PyTorch: the same inputs and upstream
 // gradient (tests/fixtures/ops.safetensors, made by tests/fixtures/generate.py) must give
-// the same output and the same input gradients.
+// the same output and the same input gradients. Every op of the lists in
+// tensor/elementwise_ops.h must be exercised by at least one case (elementwise_op_cases).
 #include <doctest/doctest.h>
 
 #include <functional>
 #include <map>
+#include <string>
+#include <vector>
 
+#include "nn/functional.h"
+#include "tensor/backend.h"
 #include "tests/helpers.h"
 
 using namespace drift;
+namespace F = drift::nn::F;
 
 namespace {
 
@@ -78,8 +84,71 @@ const std::map<std::string, OpFn>& parity_cases() {
        [](auto& x, auto& f) {
          return cross_entropy(x[0], f.at("cross_entropy_none.target"), Reduction::None);
        }},
+      // The fixture's mask is drift's Philox stream for seed 5 (see gen_core.py).
+      {"dropout",
+       [](auto& x, auto&) {
+         Generator gen(5);
+         return F::dropout(x[0], 0.25f, true, &gen);
+       }},
   };
   return cases;
+}
+
+// The fixture cases that exercise each op of tensor/elementwise_ops.h's lists, directly or
+// as a building block (l1_loss's penalty is abs, 2 / x is pow(x, -1) times 2, ...).
+// To add an op: a case in tests/fixtures/gen_core.py, its entry in parity_cases() above and
+// its row here.
+const std::map<UnaryOp, std::vector<std::string>>& unary_op_cases() {
+  static const std::map<UnaryOp, std::vector<std::string>> cases = {
+      {UnaryOp::Neg, {"neg", "rsub_scalar"}},
+      {UnaryOp::Exp, {"exp"}},
+      {UnaryOp::Log, {"log"}},
+      {UnaryOp::Sqrt, {"sqrt"}},
+      {UnaryOp::Abs, {"abs", "l1"}},
+      {UnaryOp::Sin, {"sin"}},
+      {UnaryOp::Cos, {"cos"}},
+      {UnaryOp::Relu, {"relu"}},
+      {UnaryOp::Silu, {"silu"}},
+      {UnaryOp::Gelu, {"gelu"}},
+      {UnaryOp::Sigmoid, {"sigmoid"}},
+      {UnaryOp::Tanh, {"tanh"}},
+      {UnaryOp::Pow, {"pow", "pow_int", "rdiv_scalar"}},
+      {UnaryOp::Square, {"square", "mse", "mse_sum", "mse_none"}},
+      {UnaryOp::Clamp, {"clamp"}},
+      {UnaryOp::AddScalar, {"add_scalar", "rsub_scalar"}},
+      {UnaryOp::MulScalar, {"mul_scalar", "rdiv_scalar"}},
+      {UnaryOp::Huber, {"huber", "huber_half"}},
+      {UnaryOp::Step, {"dropout"}},  // dropout's mask
+  };
+  return cases;
+}
+
+const std::map<BinaryOp, std::vector<std::string>>& binary_op_cases() {
+  static const std::map<BinaryOp, std::vector<std::string>> cases = {
+      {BinaryOp::Add, {"add"}},
+      {BinaryOp::Sub, {"sub"}},
+      {BinaryOp::Mul, {"mul", "dropout"}},
+      {BinaryOp::Div, {"div"}},
+  };
+  return cases;
+}
+
+// Checks that `op` has a row naming cases that exist, both here and in the fixture file.
+template <class Op>
+void check_op_has_cases(const std::map<Op, std::vector<std::string>>& table, Op op,
+                        const std::string& name, const SafetensorsData& f) {
+  auto it = table.find(op);
+  if (it == table.end() || it->second.empty()) {
+    FAIL_CHECK("op " << name << " has no PyTorch parity case: add one to "
+                     "tests/fixtures/gen_core.py (then regenerate) and name it for " << name
+                     << " in tests/test_ops_parity.cpp");
+    return;
+  }
+  for (const std::string& c : it->second) {
+    INFO("op " << name << ": case " << c);
+    CHECK_MESSAGE(parity_cases().count(c) == 1, "not a case of parity_cases()");
+    CHECK_MESSAGE(f.find(c + ".out") != nullptr, "not a case of tests/fixtures/ops.safetensors");
+  }
 }
 
 }  // namespace
@@ -107,4 +176,11 @@ TEST_CASE("every op matches PyTorch: output and input gradients") {
     INFO("fixture case without a C++ counterpart: " << name);
     CHECK(parity_cases().count(name) == 1);
   }
+}
+
+TEST_CASE("every elementwise op of tensor/elementwise_ops.h has a PyTorch parity case") {
+  const SafetensorsData& f = test::fixture("ops");
+  for (UnaryOp op : kAllUnaryOps) check_op_has_cases(unary_op_cases(), op, unary_op_name(op), f);
+  for (BinaryOp op : kAllBinaryOps)
+    check_op_has_cases(binary_op_cases(), op, binary_op_name(op), f);
 }
