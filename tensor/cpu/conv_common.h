@@ -8,6 +8,10 @@
 #include <cstdint>
 #include <cstdlib>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/error.h"
 
@@ -21,6 +25,15 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b 
 inline int lanes_for(int64_t units) {
   const int threads = num_threads();
   return (threads > 1 && units >= threads) ? threads : 1;
+}
+
+// Which lane (OpenMP thread) of the enclosing parallel region runs this: 0 without OpenMP.
+inline int current_lane() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
 }
 
 // A growable 64-byte aligned buffer per thread and purpose, kept for the thread's lifetime

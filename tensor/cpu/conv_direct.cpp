@@ -47,9 +47,6 @@
 #include <map>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "tensor/cpu/conv_common.h"
 #include "tensor/cpu/conv_kernels.h"
@@ -287,11 +284,7 @@ void run_units(int64_t units, Body&& body) {
   const int lanes = lanes_for(units);
 #pragma omp parallel num_threads(lanes) if (lanes > 1)
   {
-#ifdef _OPENMP
-    const int lane = omp_get_thread_num();
-#else
-    const int lane = 0;
-#endif
+    const int lane = current_lane();
 #pragma omp for schedule(static)
     for (int64_t unit = 0; unit < units; ++unit) body(unit, lane);
   }
@@ -388,11 +381,7 @@ void direct_backward_weight(const float* x, const float* gy, float* gw, float* g
       static_cast<size_t>(lanes), std::vector<double>(static_cast<size_t>(g.out_channels), 0.0));
 #pragma omp parallel num_threads(lanes) if (lanes > 1)
   {
-#ifdef _OPENMP
-    const int lane = omp_get_thread_num();
-#else
-    const int lane = 0;
-#endif
+    const int lane = current_lane();
     float* dw = thread_scratch(kGradientSlot, weight_size);
     std::fill(dw, dw + weight_size, 0.0f);
     partial_w[static_cast<size_t>(lane)] = dw;

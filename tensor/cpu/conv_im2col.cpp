@@ -37,9 +37,6 @@
 #include <cstring>
 #include <vector>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "tensor/cpu/conv_common.h"
 #include "tensor/cpu/cpu_backend.h"
@@ -175,11 +172,7 @@ template <class Body>
 void for_each_unit(int64_t units, int lanes, int64_t scratch_floats, Body&& body) {
 #pragma omp parallel num_threads(lanes) if (lanes > 1)
   {
-#ifdef _OPENMP
-    const int lane = omp_get_thread_num();
-#else
-    const int lane = 0;
-#endif
+    const int lane = current_lane();
     float* mine = thread_scratch(kColumnSlot, std::max<int64_t>(scratch_floats, 1));
 #pragma omp for schedule(static)
     for (int64_t unit = 0; unit < units; ++unit) body(unit, lane, mine);
