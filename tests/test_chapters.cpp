@@ -171,8 +171,8 @@ std::string gradient_picture(const test::TempDir& dir, int64_t width, int64_t he
 // Chapter 2 on a 16x16 picture: `iterations` in all, a checkpoint every 3.
 std::string tiny_training(const std::string& picture, const std::string& out, int iterations) {
   return chapter2 + " --image '" + picture + "' --size 16 --iterations " +
-         std::to_string(iterations) + " --log-every 2 --checkpoint-every 3 --seed 4" +
-         " --out '" + out + "'";
+         std::to_string(iterations) + " --log-every 2 --checkpoint-every 3 --seed 4" + " --out '" +
+         out + "'";
 }
 
 void check_svg(const std::string& path, int series) {
@@ -200,8 +200,7 @@ TEST_CASE("chapter 2 smoke run: trains, writes weights, checkpoint, losses and p
   RunResult r = run(dir, tiny_training(gradient_picture(dir, 20, 16), out, 6));
   INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
   REQUIRE(r.status == 0);
-  for (const char* line :
-       {"step      1  loss", "step      3  loss", "step      6  loss"})
+  for (const char* line : {"step      1  loss", "step      3  loss", "step      6  loss"})
     CHECK(r.out.find(line) != std::string::npos);  // the loss every 2 iterations and at the end
   CHECK(r.err.find("training 6/6 [100%]") != std::string::npos);  // the progress line
   for (const char* file : {"toy_model.safetensors", "checkpoint.safetensors", "losses.csv",
@@ -218,8 +217,8 @@ TEST_CASE("chapter 2 smoke run: trains, writes weights, checkpoint, losses and p
   CHECK(checkpoint.metadata.at("extra.lr") == "0.001");
   CHECK(checkpoint.find("optimizer.0.exp_avg") != nullptr);
   CHECK(lines(read_file(out + "/losses.csv")) == 7);  // the header and 6 losses
-  check_svg(out + "/loss_history.svg", 2);      // the raw loss and its moving average
-  check_svg(out + "/loss_by_timestep.svg", 1);  // the trained model's loss at each t
+  check_svg(out + "/loss_history.svg", 2);            // the raw loss and its moving average
+  check_svg(out + "/loss_by_timestep.svg", 1);        // the trained model's loss at each t
   // The page a student opens: well-formed, showing only files that exist; and the index above.
   const std::string page = read_file(out + "/index.html");
   CHECK(test::xml_problem(page) == "");
@@ -410,9 +409,9 @@ TEST_CASE("chapter 3 (b) and (c) smoke run: overfit, sample, strips and grids") 
   test::TempDir dir("chapter3bc");
   const std::string out = dir.path("out");
   RunResult r = run(dir, chapter3 +
-                             " --parts bc --seed 1 --b-iterations 30 --b-samples 4 --b-scale 2"
-                             " --c-picture square --c-iterations 3 --c-batch 4 --c-steps 20"
-                             " --c-samples 2 --c-strip-every 5 --c-scale 2 --out '" +
+                             " --parts bc --seed 1 --b-iterations 30 --samples 2 --scale 2"
+                             " --c-iterations 3 --c-batch 4 --c-steps 20 --c-strip-every 5"
+                             " --out '" +
                              out + "'");
   INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
   REQUIRE(r.status == 0);
@@ -422,12 +421,14 @@ TEST_CASE("chapter 3 (b) and (c) smoke run: overfit, sample, strips and grids") 
         std::string::npos);  // the summary
   CHECK(r.out.find("total trainable parameters") != std::string::npos);
   CHECK(r.out.find("distance to the training picture") != std::string::npos);
+  // Where the model's noise estimates are wrong, by position in the picture.
+  CHECK(r.out.find("by position, squared error of eps_hat: corners ") != std::string::npos);
   // (b): 8x8 grey pictures upscaled 2x = 16 px tiles.
   check_png(out + "/b_target.png", Shape{1, 16, 16});
-  check_png(out + "/b_samples.png", Shape{1, 20, 4 * 18 + 2});        // 4 samples in a row
-  check_png(out + "/b_steps.png", Shape{1, 4 * 18 + 2, 7 * 18 + 2});  // 4 samples x 7 levels
+  check_png(out + "/b_samples.png", Shape{1, 20, 2 * 18 + 2});        // 2 samples in a row
+  check_png(out + "/b_steps.png", Shape{1, 2 * 18 + 2, 7 * 18 + 2});  // 2 samples x 7 levels
   check_svg(out + "/b_loss_history.svg", 2);
-  // (c): the same picture, T = 20, levels 20, 15, 10, 5, 0.
+  // (c): the tutorial's grey square (the default picture), T = 20, levels 20, 15, 10, 5, 0.
   check_png(out + "/c_target.png", Shape{1, 16, 16});
   check_png(out + "/c_samples.png", Shape{1, 20, 2 * 18 + 2});
   check_png(out + "/c_steps.png", Shape{1, 2 * 18 + 2, 5 * 18 + 2});
@@ -439,7 +440,7 @@ TEST_CASE("chapter 3 (b) and (c) smoke run: overfit, sample, strips and grids") 
   const std::string colour = dir.path("colour");
   RunResult c = run(dir, chapter3 + " --parts c --c-picture '" + gradient_picture(dir, 12, 10) +
                              "' --c-size 8 --c-iterations 2 --c-batch 2 --c-steps 10"
-                             " --c-samples 1 --c-scale 1 --out '" +
+                             " --samples 1 --scale 1 --out '" +
                              colour + "'");
   INFO("stdout:\n" << c.out << "\nstderr:\n" << c.err);
   REQUIRE(c.status == 0);
@@ -460,7 +461,7 @@ TEST_CASE("chapter 3: help, usage mistakes and errors") {
   CHECK(parts.err.find("--parts takes letters among a, b, c") != std::string::npos);
   RunResult picture = run(dir, chapter3 + " --parts c --c-picture '" + dir.path("nope.png") + "'");
   CHECK(picture.status == 2);
-  CHECK(picture.err.find("--c-picture is mandrill, square or an existing file") !=
+  CHECK(picture.err.find("--c-picture is square, mandrill or an existing file") !=
         std::string::npos);
   RunResult unknown = run(dir, chapter3 + " --b-iteration 5");
   CHECK(unknown.status == 2);
@@ -470,7 +471,7 @@ TEST_CASE("chapter 3: help, usage mistakes and errors") {
 
   // The exercises' switches: beta_t as the reverse variance, the cosine schedule.
   RunResult beta = run(dir, chapter3 +
-                                " --parts b --b-iterations 5 --b-samples 1 --variance beta"
+                                " --parts b --b-iterations 5 --samples 1 --variance beta"
                                 " --schedule cosine --out '" +
                                 dir.path("beta") + "'");
   CHECK(beta.status == 0);

@@ -11,7 +11,8 @@
 //       experiments that show why the trained one draws speckle (an oracle, a head start);
 //   (b) the toy model overfitted to an 8x8 white square: can a network that sees 5x5 pixels
 //       draw a square? (--b-setup tutorial runs the tutorial's RGB 3x3 version);
-//   (c) the tutorial's small U-Net (T = 1000) overfitted to one small picture.
+//   (c) the tutorial's small U-Net (T = 1000) overfitted to its 8x8 grey square (or to a
+//       16x16 mandrill: --c-picture mandrill).
 //
 // Run:  ./build/chapters/03_sampling              (outputs in out/03_sampling/; run chapter 2
 //                                                   first)
@@ -27,10 +28,10 @@
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "diffusion/metrics/distance.h"
+#include "diffusion/metrics/noise_error.h"
 #include "diffusion/models/oracle.h"
 #include "diffusion/models/tiny_unet.h"
 #include "diffusion/models/toy.h"
-#include "diffusion/objectives/ddpm_loss.h"
 #include "diffusion/samplers/ddpm.h"
 #include "diffusion/tools/cli.h"
 #include "diffusion/tools/data.h"
@@ -38,9 +39,9 @@
 #include "diffusion/tools/image.h"
 #include "diffusion/tools/progress.h"
 #include "diffusion/tools/strip.h"
+#include "diffusion/training/overfit.h"
 #include "diffusion/training/saved_weights.h"
 #include "diffusion/training/schedule_flags.h"
-#include "diffusion/training/trainer.h"
 
 using namespace drift;
 using namespace drift::diffusion;
@@ -96,11 +97,8 @@ void sample_toy(const Common& c, NoisePredictor& model, const NoiseScheduler& sc
   Strip strip{strip_levels(scheduler.steps(), c.strip_every), 1, {}};
   Tensor x = sample_from_noise(model, DDPMSampler(scheduler, c.variance), x0.shape(), gen, strip,
                                "sampling (a, " + what + ")");
-  std::printf("    std of x_t:");
-  for (size_t i = 0; i < strip.frames.size(); ++i)
-    std::printf(" x_%lld %.2f", static_cast<long long>(strip.levels[i]),
-                pixel_stats(strip.frames[i]).std);
-  std::printf("\n    %s\n", distance_to_picture(x, x0).describe().c_str());
+  std::printf("    std of x_t: %s\n    %s\n", strip.spread().c_str(),
+              distance_to_picture(x, x0).describe().c_str());
   c.page->save_png(c.out, name + ".png", unnormalize_to_zero_to_one(x), what + ": x_0");
   c.page->save_png(c.out, name + "_steps.png", strip.image({1, tile}),
                    what + ": " + strip.describe());
@@ -158,20 +156,8 @@ void part_a(const Common& c, const std::string& weights, const std::string& pict
 }
 
 // ---- (b), (c): overfitting one picture, then sampling it ---------------------------------------
-
-// Algorithm 1 on batches of `batch` copies of x0 (each with its own noise and t) on the shared
-// training loop; its files get the part's letter ("b_losses.csv", ...).
-void overfit(const Common& c, NoisePredictor& model, const NoiseScheduler& scheduler,
-             const Tensor& x0, int64_t batch, const TrainingOptions& options,
-             const std::string& part, const RunSettings& settings, Generator* gen) {
-  std::printf("%s    Adam lr %g, batch %lld noisy copies, %lld iterations\n",
-              model.summary().c_str(), options.lr, static_cast<long long>(batch),
-              static_cast<long long>(options.iterations));
-  Tensor x0_batch = x0 * ones({batch, 1, 1, 1}, x0.device());
-  Trainer trainer(model, options, c.out, settings, part + "_", gen, "training (" + part + ")");
-  while (trainer.running()) trainer.step(ddpm_loss(model, scheduler, x0_batch, gen));
-  trainer.finish();
-}
+// The model is trained on copies of one picture (overfit_one_picture, Algorithm 1 on the shared
+// training loop); the best possible model then samples that picture every time.
 
 // Sample the overfitted model, measure how far the samples are from the training picture, and
 // write the picture, a grid of samples and a strip of their x_t (b_target.png, b_samples.png,
@@ -184,6 +170,12 @@ void sample_and_save(const Common& c, const std::string& part, NoisePredictor& m
                                {samples, x0.size(1), x0.size(2), x0.size(3)}, gen, strip,
                                "sampling (" + part + ")");
   std::printf("    %s\n", distance_to_picture(x, x0).describe().c_str());
+  // Where ε̂ is wrong: at the corners a 3x3 convolution sees zero padding in 5 of its 9 taps.
+  Generator probe(c.seed + 3);  // its own noise: the samples above stay what they were
+  std::printf("    by position, %s\n",
+              split_by_border(noise_error_by_pixel(model, scheduler, x0, 32, 20, &probe))
+                  .describe()
+                  .c_str());
   const TileStyle style{scale, 0};
   const std::string times = ", enlarged " + std::to_string(scale) + "x";
   c.page->save_png(c.out, part + "_target.png", as_tiles(x0, style),
@@ -193,15 +185,6 @@ void sample_and_save(const Common& c, const std::string& part, NoisePredictor& m
   c.page->save_png(c.out, part + "_steps.png", strip.image(style),
                    "one row per sample, " + strip.describe());
   c.page->figure(part + "_loss_history.svg", "the training loss");
-}
-
-// Plain Adam for `iterations` steps at `lr`, a log line ten times per run.
-TrainingOptions adam(int64_t iterations, double lr) {
-  TrainingOptions options;
-  options.iterations = iterations;
-  options.lr = lr;
-  options.log_every = std::max<int64_t>(1, iterations / 10);
-  return options;
 }
 
 }  // namespace
@@ -229,19 +212,17 @@ int run(int argc, char** argv) {
       "(b) drift: grey, black/white square, --b-kernel; tutorial: RGB, 3x3, as the tutorial");
   int64_t& b_kernel = cli.add_int("b-kernel", 5, "(b) kernel size of --b-setup drift", 1, 15);
   int64_t& b_batch = cli.add_int("b-batch", 1, "(b) noisy copies per iteration", 1, 65536);
-  int64_t& b_samples = cli.add_int("b-samples", 16, "(b) pictures to sample", 1, 4096);
-  int64_t& b_scale = cli.add_int("b-scale", 8, "(b) enlargement of the 8x8 outputs", 1, 256);
-  TrainingFlags b_training(cli, adam(10000, 1e-3), "b-");
+  int64_t& samples = cli.add_int("samples", 16, "(b), (c) pictures to sample", 1, 4096);
+  int64_t& scale = cli.add_int("scale", 8, "(b), (c) enlargement of the tiny outputs", 1, 256);
+  TrainingFlags b_training(cli, adam_for(10000, 1e-3), "b-");
   std::string& c_picture = cli.add_string(
-      "c-picture", "mandrill", "(c) mandrill, square (the tutorial's grey one) or a file");
+      "c-picture", "square", "(c) square (the tutorial's grey one), mandrill or a file");
   int64_t& c_size = cli.add_int("c-size", 16, "(c) side the picture is shrunk to, px", 4, 1024);
   int64_t& c_batch = cli.add_int("c-batch", 128, "(c) noisy copies per iteration", 1, 65536);
-  int64_t& c_samples = cli.add_int("c-samples", 16, "(c) pictures to sample", 1, 4096);
-  int64_t& c_scale = cli.add_int("c-scale", 8, "(c) enlargement of the outputs", 1, 256);
   int64_t& c_strip_every =
       cli.add_int("c-strip-every", 100, "(c) strips show every N-th step", 1, 100000);
   ScheduleFlags c_schedule(cli, {1000, 1e-4, 0.02}, "c-", "(c) ");
-  TrainingFlags c_training(cli, adam(1500, 1e-3), "c-");
+  TrainingFlags c_training(cli, adam_for(1500, 1e-3), "c-");
   cli.parse(argc, argv);
   // Every flag is checked before any part runs.
   if (parts.empty() || parts.find_first_not_of("abc") != std::string::npos)
@@ -249,7 +230,7 @@ int run(int argc, char** argv) {
   toy_schedule.check(cli);
   c_schedule.check(cli);
   if (c_picture != "mandrill" && c_picture != "square" && !std::filesystem::exists(c_picture))
-    cli.usage_error("--c-picture is mandrill, square or an existing file; got '" + c_picture + "'");
+    cli.usage_error("--c-picture is square, mandrill or an existing file; got '" + c_picture + "'");
   if (c_picture != "square" && c_size % 4 != 0)  // the U-Net halves the picture twice
     cli.usage_error("--c-size must be divisible by 4 for the U-Net, got " + std::to_string(c_size));
   if (!weights.empty() && !std::filesystem::exists(weights))
@@ -289,9 +270,9 @@ int run(int argc, char** argv) {
     ToyModel model(x0.size(1), 16, tutorial ? 3 : b_kernel, &gen);
     model.to(c.device);
     const NoiseScheduler scheduler = toy_schedule.scheduler(c.device);
-    overfit(c, model, scheduler, x0, b_batch, b_training.options(), "b",
-            {{"setup", b_setup}, {"kernel", std::to_string(b_kernel)}}, &gen);
-    sample_and_save(c, "b", model, scheduler, x0, b_samples, b_scale, strip_every, &gen);
+    overfit_one_picture(model, scheduler, x0, b_batch, b_training.options(), c.out, "b",
+                        {{"setup", b_setup}, {"kernel", std::to_string(b_kernel)}}, &gen);
+    sample_and_save(c, "b", model, scheduler, x0, samples, scale, strip_every, &gen);
   }
   if (chosen('c')) {
     std::printf("\n(c) the tutorial's small U-Net overfitted to one picture, %s\n",
@@ -313,8 +294,9 @@ int run(int argc, char** argv) {
     const NoiseScheduler scheduler = c_schedule.scheduler(c.device);
     RunSettings settings = c_schedule.settings();
     settings["picture"] = c_picture;
-    overfit(c, model, scheduler, x0, c_batch, c_training.options(), "c", settings, &gen);
-    sample_and_save(c, "c", model, scheduler, x0, c_samples, c_scale, c_strip_every, &gen);
+    overfit_one_picture(model, scheduler, x0, c_batch, c_training.options(), c.out, "c", settings,
+                        &gen);
+    sample_and_save(c, "c", model, scheduler, x0, samples, scale, c_strip_every, &gen);
   }
   write_chapter_page(page, c.out);
   return 0;

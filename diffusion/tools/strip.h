@@ -3,11 +3,13 @@
 //
 //   Strip strip{strip_levels(T, 100), /*rows=*/4, {}};
 //   ... in the loop:  strip.keep(t, x);
-//   strip.save(out + "/steps.png", TileStyle{/*scale=*/8, 0});   // or page.save_png(..., strip.image(style), ...)
+//   strip.save(out + "/steps.png", TileStyle{/*scale=*/8, 0});   // or page.save_png(...,
+//   strip.image(style), ...)
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -64,6 +66,18 @@ struct Strip {
   std::string describe() const {
     std::string text = "columns x_" + std::to_string(levels.front());
     for (size_t i = 1; i < levels.size(); ++i) text += ", x_" + std::to_string(levels[i]);
+    return text;
+  }
+  // The spread of the kept frames, from 1 (pure noise) towards the picture's own:
+  // "x_24 1.00 x_20 0.93 ... x_0 0.44" (the standard deviation of the pixels of each frame).
+  std::string spread() const {
+    std::string text;
+    char one[48];
+    for (size_t i = 0; i < frames.size(); ++i) {
+      std::snprintf(one, sizeof one, "%sx_%lld %.2f", i ? " " : "",
+                    static_cast<long long>(levels[i]), pixel_stats(frames[i]).std);
+      text += one;
+    }
     return text;
   }
 };
