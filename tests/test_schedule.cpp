@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "diffusion/metrics/marginal_check.h"
 #include "diffusion/process/schedule.h"
 #include "diffusion/samplers/ddpm.h"
 #include "tensor/error.h"
@@ -229,9 +230,10 @@ TEST_CASE("one reverse step matches PyTorch (fixed inputs and z)") {
   DDPMSampler sampler(s), beta_sampler(s, ReverseVariance::Beta);
   Tensor x_t = expected("step.x_t"), eps_hat = expected("step.eps_hat"), z = expected("step.z"),
          t = expected("step.t");
-  CHECK_CLOSE(sampler.step_with_noise(eps_hat, t, x_t, z), expected("step.x_prev_posterior"), 1e-5, 1e-5);
-  CHECK_CLOSE(beta_sampler.step_with_noise(eps_hat, t, x_t, z),
-              expected("step.x_prev_beta"), 1e-5, 1e-5);
+  CHECK_CLOSE(sampler.step_with_noise(eps_hat, t, x_t, z), expected("step.x_prev_posterior"), 1e-5,
+              1e-5);
+  CHECK_CLOSE(beta_sampler.step_with_noise(eps_hat, t, x_t, z), expected("step.x_prev_beta"), 1e-5,
+              1e-5);
   // At t = 0 no noise is added: sample 0 (t = 0) is the mean whatever z is.
   Tensor other_z = z * 3.0f;
   Tensor a = slice(sampler.step_with_noise(eps_hat, t, x_t, z), 0, 0, 1);
@@ -244,10 +246,12 @@ TEST_CASE("one reverse step matches PyTorch (fixed inputs and z)") {
   Generator g3(5);
   Tensor z_drawn = randn(x_t.shape(), Device::cpu(), &g3);
   Generator g4(5);
-  CHECK_CLOSE(sampler.step(eps_hat, t, x_t, &g4), sampler.step_with_noise(eps_hat, t, x_t, z_drawn), 0.0, 0.0);
+  CHECK_CLOSE(sampler.step(eps_hat, t, x_t, &g4), sampler.step_with_noise(eps_hat, t, x_t, z_drawn),
+              0.0, 0.0);
   // The integer-t form equals the tensor form.
   Generator g5(9), g6(9);
-  CHECK_CLOSE(sampler.step(eps_hat, 7, x_t, &g5), sampler.step(eps_hat, s.timesteps(3, 7), x_t, &g6), 0.0, 0.0);
+  CHECK_CLOSE(sampler.step(eps_hat, 7, x_t, &g5),
+              sampler.step(eps_hat, s.timesteps(3, 7), x_t, &g6), 0.0, 0.0);
   CHECK_THROWS_WITH_AS(sampler.step_with_noise(eps_hat, t, x_t, zeros({3, 3, 4})),
                        doctest::Contains("z and x_t"), Error);
 }
@@ -266,4 +270,23 @@ TEST_CASE("constants move between devices") {
   Tensor got = g.add_noise(x0.to(Device::cuda()), noise.to(Device::cuda()),
                            from_vector({1.f, 9.f}, Device::cuda()));
   CHECK_CLOSE(got.cpu(), expected, 1e-6, 1e-6);
+}
+
+TEST_CASE("check_marginals: the walk and the jump agree with eq. 4's mean and variance") {
+  Generator gen(7);
+  const NoiseScheduler scheduler(24, 1e-4, 0.6);
+  const Tensor x0 = rand({1, 3, 16, 16}, Device::cpu(), &gen) * 2.0f - 1.0f;
+  const MarginalCheck check = check_marginals(x0, scheduler, 4, &gen);
+  REQUIRE(check.fits.size() == 24);
+  CHECK(check.values == doctest::Approx(4 * 3 * 16 * 16));
+  const std::vector<float> ab = scheduler.alpha_bar.to_vector();
+  for (const MarginalFit& f : check.fits) {
+    const double a = ab[size_t(f.steps - 1)];
+    CHECK(f.sqrt_alpha_bar == doctest::Approx(std::sqrt(a)));
+    CHECK(f.one_minus_alpha_bar == doctest::Approx(1 - a));
+    for (double v : {f.variance_walk, f.variance_jump})  // 5 standard errors of (1-ᾱ)√(2/n)
+      CHECK(std::fabs(v - (1 - a)) < 5 * (1 - a) * std::sqrt(2.0 / check.values));
+  }
+  CHECK(check.worst < 5);
+  CHECK(check.worst > 0.1);  // estimates from noise are never exact
 }

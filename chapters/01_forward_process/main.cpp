@@ -20,6 +20,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "diffusion/metrics/marginal_check.h"
 #include "diffusion/process/schedule.h"
 #include "diffusion/tools/cli.h"
 #include "diffusion/tools/data.h"
@@ -44,15 +45,6 @@ struct Chapter {
 };
 
 using Tiles = std::vector<Tensor>;  // the pictures a grid shows, for its grid and the overview
-
-// Which of x_0..x_last a grid shows: all of them when they fit in 5 rows, else 5 rows' worth.
-std::vector<int64_t> shown_steps(int64_t last, int64_t columns) {
-  const int64_t most = 5 * columns;
-  std::vector<int64_t> steps;
-  for (int64_t i = 0; i < std::min(last + 1, most); ++i)
-    steps.push_back(last + 1 <= most ? i : i * last / (most - 1));
-  return steps;
-}
 
 void save_grid(const Chapter& ch, const Tiles& tiles, const std::string& name,
                const std::string& caption) {
@@ -148,9 +140,8 @@ void save_overview(const Chapter& ch, const std::vector<Tiles>& rows) {
 
 // ---- the check: does the jump match the walk? ---------------------------------------------
 // For each t, `draws` copies of x_t from the iterated process (c) and from the closed form
-// (d). If both are N(√ᾱ_t x_0, (1-ᾱ_t) I), then over all n pixels and draws
-//   slope    = Σ x_0 x_t / Σ x_0²        estimates √ᾱ_t,   standard error √(1-ᾱ_t) / √(Σ x_0²)
-//   variance = mean (x_t - √ᾱ_t x_0)²    estimates 1-ᾱ_t,  standard error (1-ᾱ_t) √(2/n)
+// (d). If both are N(√ᾱ_t x_0, (1-ᾱ_t) I), the slope Σ x_0 x_t / Σ x_0² estimates √ᾱ_t and
+// the mean (x_t - √ᾱ_t x_0)² estimates 1-ᾱ_t (check_marginals, with their standard errors).
 // PASS when every estimate is within 5 standard errors (a false alarm: ~1e-6 per number).
 bool check_closed_form(const Chapter& ch, const Tensor& x0, const NoiseScheduler& scheduler,
                        int64_t draws) {
@@ -159,42 +150,18 @@ bool check_closed_form(const Chapter& ch, const Tensor& x0, const NoiseScheduler
       "    %4s  %9s  %9s  %9s  |  %9s  %9s  %9s\n",
       static_cast<long long>(draws), "t", "sqrt(ab)", "iterated", "closed", "1-ab", "iterated",
       "closed");
-  const std::vector<float> betas = scheduler.betas.to_vector(),
-                           ab = scheduler.alpha_bar.to_vector();
-  const Tensor x0s = x0 * ones({draws, 1, 1, 1}, ch.device);  // the same x_0 in every draw
-  const std::vector<float> x0v = x0s.to_vector();
-  double x0_x0 = 0;
-  for (float v : x0v) x0_x0 += double(v) * v;
-  const double n = double(x0v.size());
-  double worst = 0;  // the largest |estimate - expected| / standard error
-  Tensor x = x0s;
-  for (int64_t k = 1; k <= scheduler.steps(); ++k) {
-    const float beta = betas[size_t(k - 1)];
-    x = std::sqrt(1.0f - beta) * x + std::sqrt(beta) * randn(x.shape(), ch.device, ch.gen);
-    Tensor jump = scheduler.add_noise(x0s, randn(x0s.shape(), ch.device, ch.gen),
-                                      scheduler.timesteps(draws, k - 1));
-    const double a = ab[size_t(k - 1)], root = std::sqrt(a);
-    double slope[2], variance[2];
-    for (int which = 0; which < 2; ++which) {
-      const std::vector<float> xt = (which == 0 ? x : jump).to_vector();
-      double x0_xt = 0, residual = 0;
-      for (size_t i = 0; i < xt.size(); ++i)
-        x0_xt += double(x0v[i]) * xt[i],
-            residual += (xt[i] - root * x0v[i]) * (xt[i] - root * x0v[i]);
-      slope[which] = x0_xt / x0_x0, variance[which] = residual / n;
-      worst = std::max({worst, std::fabs(slope[which] - root) / std::sqrt((1 - a) / x0_x0),
-                        std::fabs(variance[which] - (1 - a)) / ((1 - a) * std::sqrt(2.0 / n))});
-    }
-    if (k == 1 || k == scheduler.steps() || k % std::max<int64_t>(1, scheduler.steps() / 4) == 0)
+  const MarginalCheck check = check_marginals(x0, scheduler, draws, ch.gen);
+  const int64_t T = scheduler.steps();
+  for (const MarginalFit& f : check.fits)
+    if (f.steps == 1 || f.steps == T || f.steps % std::max<int64_t>(1, T / 4) == 0)
       std::printf("    %4lld  %9.5f  %9.5f  %9.5f  |  %9.5f  %9.5f  %9.5f\n",
-                  static_cast<long long>(k), root, slope[0], slope[1], 1 - a, variance[0],
-                  variance[1]);
-  }
-  const bool pass = worst < 5;
+                  static_cast<long long>(f.steps), f.sqrt_alpha_bar, f.slope_walk, f.slope_jump,
+                  f.one_minus_alpha_bar, f.variance_walk, f.variance_jump);
+  const bool pass = check.worst < 5;
   std::printf(
       "    (t counts steps taken; ab = alpha_bar; each number from %.0f values)\n"
       "    largest deviation: %.2f standard errors (limit 5)  =>  %s\n",
-      n, worst,
+      check.values, check.worst,
       pass ? "PASS: the jump and the walk have the same mean and variance"
            : "FAIL: the closed form does not match the iterated process");
   return pass;

@@ -28,6 +28,16 @@ inline std::vector<int64_t> strip_levels(int64_t T, int64_t every) {
   return levels;
 }
 
+// Which of x_0..x_last a grid of `columns` pictures per row shows: all of them when they fit
+// in `rows` rows, else `rows` rows' worth, evenly spread and always ending at x_last.
+inline std::vector<int64_t> shown_steps(int64_t last, int64_t columns, int64_t rows = 5) {
+  const int64_t most = rows * columns;
+  std::vector<int64_t> steps;
+  for (int64_t i = 0; i < std::min(last + 1, most); ++i)
+    steps.push_back(last + 1 <= most ? i : i * last / (most - 1));
+  return steps;
+}
+
 // Model-range pictures [N, C, H, W] as viewable tiles: back to [0, 1] (clamped), then either
 // enlarged `scale` times by repeating pixels (tiny pictures) or shrunk to `tile` pixels by
 // picking pixels (so noise is shown as strong as it is).
