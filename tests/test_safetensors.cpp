@@ -1,7 +1,6 @@
 // test_safetensors.cpp — the checkpoint format: round trips, files written by Python, and
 // every kind of corrupt file rejected with a message naming the problem.
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <cstdio>
@@ -50,8 +49,9 @@ TEST_CASE("a safetensors file written by Python loads (F32, F16, BF16, F64)") {
   std::vector<float> expected = {0.0f, 1.0f, -2.5f, 65504.0f, 1.0f / 3.0f, 6.103515625e-05f};
   CHECK_CLOSE(d.at("f32"), from_vector(expected, {2, 3}), 0.0, 0.0);
   CHECK_CLOSE(d.at("f16"), from_vector(expected, {2, 3}), 0.0, 1e-3);
-  CHECK_CLOSE(d.at("bf16"), from_vector({0.0f, 1.0f, -2.5f, 65536.0f, 0.333984375f, 6.103515625e-05f},
-                                        {2, 3}), 0.0, 0.0);
+  CHECK_CLOSE(d.at("bf16"),
+              from_vector({0.0f, 1.0f, -2.5f, 65536.0f, 0.333984375f, 6.103515625e-05f}, {2, 3}),
+              0.0, 0.0);
   CHECK_CLOSE(d.at("f64"), from_vector(expected, {2, 3}), 0.0, 0.0);
 }
 
@@ -64,8 +64,8 @@ TEST_CASE("corrupt safetensors files are rejected with a clear message") {
   reject("abc", "not a safetensors file");
   reject(header_file("{}", "").substr(0, 6), "not a safetensors file");
   {
-    std::string f = header_file("{\"w\":{\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":[0,24]}}",
-                                ok_data);
+    std::string f =
+        header_file("{\"w\":{\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":[0,24]}}", ok_data);
     f[0] = static_cast<char>(0xFF);  // header length far beyond the file
     reject(f, "runs past the end of the file");
   }
@@ -86,6 +86,17 @@ TEST_CASE("corrupt safetensors files are rejected with a clear message") {
          "bytes after the last tensor");
   reject(header_file("{\"w\":{\"dtype\":\"F32\",\"shape\":[-6],\"data_offsets\":[0,24]}}", ok_data),
          "non-negative integers");
+  // A shape whose element count wraps around 2^64 to 0, with an empty span: must not load
+  // as a tensor claiming 2^64 elements over no bytes.
+  reject(header_file("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],"
+                     "\"data_offsets\":[0,0]},\"z\":{\"dtype\":\"F32\",\"shape\":[6],"
+                     "\"data_offsets\":[0,24]}}",
+                     ok_data),
+         "has more elements than the data section");
+  reject(header_file("{\"w\":{\"dtype\":\"F32\",\"shape\":[1099511627775,1099511627775,"
+                     "16],\"data_offsets\":[0,0]}}",
+                     ""),
+         "has more elements than the data section");
   CHECK_THROWS_WITH_AS(load_safetensors("/nonexistent/x.safetensors"),
                        doctest::Contains("/nonexistent/x.safetensors: cannot open"), Error);
 }
@@ -103,7 +114,8 @@ TEST_CASE("saving is atomic: no temporary file is left and the old file survives
 }
 
 TEST_CASE("json reader") {
-  json::Value v = json::parse("{\"a\": [1, 2.5, \"x\\n\"], \"b\": {\"c\": true, \"d\": null}}", "t");
+  json::Value v =
+      json::parse("{\"a\": [1, 2.5, \"x\\n\"], \"b\": {\"c\": true, \"d\": null}}", "t");
   REQUIRE(v.is_object());
   CHECK(v.find("a")->array.size() == 3);
   uint64_t one = 0;

@@ -149,8 +149,7 @@ SafetensorsData parse_safetensors(const std::string& bytes, const std::string& w
   DRIFT_CHECK(header_size <= bytes.size() - 8,
               what << ": header length " << header_size << " runs past the end of the file ("
                    << bytes.size() << " bytes): the file is truncated or not safetensors");
-  DRIFT_CHECK(header_size >= 2 && bytes[8] == '{',
-              what << ": the header is not a JSON object");
+  DRIFT_CHECK(header_size >= 2 && bytes[8] == '{', what << ": the header is not a JSON object");
   json::Value header = json::parse(bytes.substr(8, header_size), what + " (header)");
   DRIFT_CHECK(header.is_object(), what << ": the header is not a JSON object");
 
@@ -171,8 +170,8 @@ SafetensorsData parse_safetensors(const std::string& bytes, const std::string& w
     if (name == "__metadata__") {
       DRIFT_CHECK(info.is_object(), what << ": __metadata__ must be an object of strings");
       for (const auto& [key, value] : info.object) {
-        DRIFT_CHECK(value.is_string(), what << ": __metadata__ value '" << key
-                                            << "' is not a string");
+        DRIFT_CHECK(value.is_string(),
+                    what << ": __metadata__ value '" << key << "' is not a string");
         out.metadata[key] = value.text;
       }
       continue;
@@ -186,9 +185,9 @@ SafetensorsData parse_safetensors(const std::string& bytes, const std::string& w
     DRIFT_CHECK(shape && shape->is_array(), where << ": missing shape");
     DRIFT_CHECK(offsets && offsets->is_array() && offsets->array.size() == 2,
                 where << ": data_offsets must be [begin, end]");
-    DRIFT_CHECK(dtype_size(dtype->text) != 0,
-                where << ": dtype " << dtype->text
-                      << " is not supported (F32, F64, F16 and BF16 are)");
+    DRIFT_CHECK(
+        dtype_size(dtype->text) != 0,
+        where << ": dtype " << dtype->text << " is not supported (F32, F64, F16 and BF16 are)");
     Entry e{name, Shape{}, dtype->text, 0, 0};
     uint64_t numel = 1;
     for (const json::Value& d : shape->array) {
@@ -196,6 +195,12 @@ SafetensorsData parse_safetensors(const std::string& bytes, const std::string& w
       DRIFT_CHECK(d.as_uint64(size) && size < (uint64_t(1) << 40),
                   where << ": shape entries must be non-negative integers");
       e.shape.push_back(static_cast<int64_t>(size));
+      // Checked: a product that wrapped around 2^64 ([2^32, 2^32] -> 0) would pass the span
+      // check below with a shape that claims more elements than the buffer holds. No tensor
+      // can have more elements than the data section has bytes.
+      DRIFT_CHECK(size == 0 || numel <= data_size / size,
+                  where << ": shape " << e.shape << " has more elements than the data section ("
+                        << data_size << " bytes) can hold: the file is corrupt");
       numel *= size;
     }
     DRIFT_CHECK(offsets->array[0].as_uint64(e.begin) && offsets->array[1].as_uint64(e.end),
