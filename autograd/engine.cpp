@@ -27,8 +27,32 @@ namespace {
 thread_local bool grad_enabled = true;
 }
 
-bool is_grad_enabled() { return grad_enabled; }
-void set_grad_enabled(bool enabled) { grad_enabled = enabled; }
+// Destroying a node destroys what it owns: its closure (saved tensors, which may own nodes)
+// and its edges' nodes, each of which would destroy its own in turn — one nested destructor
+// per node of a chain. Instead, nodes about to die are moved onto a stack and emptied one
+// at a time, so every destructor call finds nothing left to recurse into.
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> dying;
+  auto take_inputs = [&dying](Node& node) {
+    node.backward = nullptr;  // saved tensors go first: they may hold a second reference
+    for (Edge& edge : node.inputs)
+      if (edge.node && edge.node.use_count() == 1) dying.push_back(std::move(edge.node));
+    node.inputs.clear();  // what is left here is shared with someone else: no recursion
+  };
+  take_inputs(*this);
+  while (!dying.empty()) {
+    std::shared_ptr<Node> node = std::move(dying.back());
+    dying.pop_back();
+    take_inputs(*node);
+  }  // `node` dies here with no closure and no edges
+}
+
+bool is_grad_enabled() {
+  return grad_enabled;
+}
+void set_grad_enabled(bool enabled) {
+  grad_enabled = enabled;
+}
 
 bool any_requires_grad(std::initializer_list<const Tensor*> inputs) {
   if (!is_grad_enabled()) return false;
@@ -81,8 +105,8 @@ void accumulate_into_leaf(TensorImpl* leaf, const Tensor& grad) {
     return;
   }
   Tensor existing(leaf->grad);
-  backend(existing.device()).axpby(1.0f, existing.data(), 1.0f, grad.data(), existing.data(),
-                                   existing.numel());
+  backend(existing.device())
+      .axpby(1.0f, existing.data(), 1.0f, grad.data(), existing.data(), existing.numel());
 }
 
 // Nodes reachable from `root` through input edges, each listed after every node that used
@@ -114,14 +138,16 @@ std::vector<std::shared_ptr<Node>> topological_order(const std::shared_ptr<Node>
 
 void Tensor::backward(const Tensor& grad_output) const {
   check_defined("backward");
-  DRIFT_CHECK(requires_grad(), "backward: this tensor (" << describe(*this)
+  DRIFT_CHECK(requires_grad(), "backward: this tensor ("
+                                   << describe(*this)
                                    << ") does not require grad: no input of the computation "
                                       "that made it has requires_grad set");
   Tensor seed = grad_output;
   if (!seed.defined()) {
-    DRIFT_CHECK(numel() == 1, "backward: a gradient can be created implicitly only for a "
-                              "one-element output; this output is "
-                                  << describe(*this) << ", pass backward(grad_output)");
+    DRIFT_CHECK(numel() == 1,
+                "backward: a gradient can be created implicitly only for a "
+                "one-element output; this output is "
+                    << describe(*this) << ", pass backward(grad_output)");
     seed = ones(shape(), device());
   } else {
     check_same_shape(*this, seed, "backward (output and grad_output)");
@@ -129,7 +155,7 @@ void Tensor::backward(const Tensor& grad_output) const {
   }
 
   NoGradGuard no_grad;  // backward formulas are plain computations, not recorded
-  if (!grad_fn()) {  // the output is itself a leaf
+  if (!grad_fn()) {     // the output is itself a leaf
     accumulate_into_leaf(impl(), seed);
     return;
   }
@@ -145,9 +171,12 @@ void Tensor::backward(const Tensor& grad_output) const {
     if (found == grads.end()) continue;  // nothing flowed here (e.g. only an unused input)
     Tensor gy = std::move(found->second);
     grads.erase(found);
-    DRIFT_CHECK(!node.released,
-                "backward: the graph through '" << node.name << "' was already freed by an "
-                "earlier backward(); run the forward computation again before a second backward");
+    DRIFT_CHECK(
+        !node.released,
+        "backward: the graph through '"
+            << node.name
+            << "' was already freed by an "
+               "earlier backward(); run the forward computation again before a second backward");
     std::vector<Tensor> input_grads = node.backward(gy);
     gy = Tensor();
     DRIFT_CHECK(input_grads.size() == node.inputs.size(),

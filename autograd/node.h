@@ -33,10 +33,10 @@ using BackwardFn = std::function<std::vector<Tensor>(const Tensor& gy)>;
 
 // Where the gradient of one input of a node goes.
 struct Edge {
-  bool requires_grad = false;          // false: the input gets no gradient (or is undefined)
-  std::shared_ptr<Node> node;          // the node that computed the input; null for a leaf
-  std::shared_ptr<TensorImpl> leaf;    // the input itself when it is a leaf (its .grad)
-  Shape shape;                         // for checking the gradient backward returns
+  bool requires_grad = false;        // false: the input gets no gradient (or is undefined)
+  std::shared_ptr<Node> node;        // the node that computed the input; null for a leaf
+  std::shared_ptr<TensorImpl> leaf;  // the input itself when it is a leaf (its .grad)
+  Shape shape;                       // for checking the gradient backward returns
   Device device;
 };
 
@@ -45,6 +45,13 @@ struct Node {
   std::vector<Edge> inputs;  // one per input of the op, in order
   BackwardFn backward;       // released (set empty) once backward has run through the node
   bool released = false;
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Frees the nodes only this one keeps alive with an explicit stack, not by recursion: a
+  // chain of a million nodes dropped without backward() must not overflow the call stack.
+  ~Node();
 };
 
 // Attaches a Node to `output` when gradients are being recorded and some input needs one;

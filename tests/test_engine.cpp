@@ -52,9 +52,7 @@ TEST_CASE("no-grad mode records nothing and restores the previous mode") {
     Tensor y = w * 2.0f;
     CHECK_FALSE(y.requires_grad());
     CHECK(y.grad_fn() == nullptr);
-    {
-      NoGradGuard nested;
-    }
+    { NoGradGuard nested; }
     CHECK_FALSE(is_grad_enabled());
   }
   CHECK(is_grad_enabled());
@@ -73,8 +71,7 @@ TEST_CASE("a second backward through a freed graph is a clear error") {
   Tensor x = from_vector({1.0f, 2.0f}).set_requires_grad(true);
   Tensor loss = sum(exp(x));
   loss.backward();
-  CHECK_THROWS_WITH_AS(loss.backward(), doctest::Contains("already freed"),
-                       Error);
+  CHECK_THROWS_WITH_AS(loss.backward(), doctest::Contains("already freed"), Error);
 }
 
 TEST_CASE("backward needs a scalar or an explicit output gradient") {
@@ -94,7 +91,7 @@ TEST_CASE("broadcasting backward sums over the broadcast dimensions") {
   Tensor scale = ones({4}).set_requires_grad(true);
   sum((x + bias) * scale).backward();
   CHECK(bias.grad().shape() == Shape{3, 1});
-  CHECK(bias.grad().to_vector() == std::vector<float>(3, 8.0f));  // 2 * 4 uses each
+  CHECK(bias.grad().to_vector() == std::vector<float>(3, 8.0f));   // 2 * 4 uses each
   CHECK(scale.grad().to_vector() == std::vector<float>(4, 6.0f));  // 2 * 3 uses each
 }
 
@@ -104,6 +101,21 @@ TEST_CASE("deep graphs do not overflow the stack") {
   for (int i = 0; i < 100000; ++i) y = y * 1.0f;
   y.backward();
   CHECK(x.grad().item() == 1.0f);
+}
+
+TEST_CASE("dropping a deep graph without backward does not overflow the stack") {
+  // A logging loop that sums losses with grad on, or an exception before backward(), leaves
+  // a chain of nodes each owning the next: destroying it must not recurse once per node.
+  Tensor x = from_vector({1.0f}).set_requires_grad(true);
+  {
+    Tensor total = x;
+    for (int i = 0; i < 1000000; ++i) total = total + x;  // add saves nothing: edge chain only
+  }
+  {
+    Tensor y = x;
+    for (int i = 0; i < 300000; ++i) y = exp(y * 0.0f);  // closures hold tensors with grad_fn
+  }
+  CHECK(x.grad_fn() == nullptr);
 }
 
 TEST_CASE("backward frees what the graph saved") {
@@ -136,9 +148,9 @@ TEST_CASE("the graph keeps only the tensors backward formulas need") {
 TEST_CASE("ops reject bad input with the op's name and the shapes") {
   CHECK_THROWS_WITH_AS(ones({2, 3}) + ones({4}),
                        doctest::Contains("add: shapes [2, 3] and [4] cannot be broadcast"), Error);
-  CHECK_THROWS_WITH_AS(matmul(ones({2, 3}), ones({4, 5})),
-                       doctest::Contains("matmul: inner sizes differ: [2, 3] on cpu @ [4, 5] on cpu"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      matmul(ones({2, 3}), ones({4, 5})),
+      doctest::Contains("matmul: inner sizes differ: [2, 3] on cpu @ [4, 5] on cpu"), Error);
   CHECK_THROWS_WITH_AS(reshape(ones({6}), {4, -1}), doctest::Contains("reshape: cannot reshape"),
                        Error);
   CHECK_THROWS_WITH_AS(index_select(ones({3, 2}), 0, from_vector({0, 3})),
