@@ -121,3 +121,17 @@ TEST_CASE("memory stats track allocations") {
   CHECK(memory_stats(Device::cpu()).current_bytes == before);
   CHECK(memory_stats(Device::cpu()).peak_bytes >= before + 4000);
 }
+
+namespace {
+// Destroyed after main() returns, after most of the program's own statics: its storage must
+// still find a live backend to free into (under UBSan a destroyed backend is reported).
+Tensor& static_tensor() {
+  static Tensor kept;
+  return kept;
+}
+}  // namespace
+
+TEST_CASE("a static tensor may outlive main()") {
+  static_tensor() = randn({64, 64});
+  CHECK(static_tensor().numel() == 4096);
+}

@@ -41,8 +41,10 @@ size_t rounded(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kA
 }  // namespace
 
 CpuBackend& cpu_backend() {
-  static CpuBackend instance;
-  return instance;
+  // Never destroyed, like the block cache: a static or global Tensor anywhere in a program is
+  // destroyed after main() returns, in an order no file controls, and frees its storage here.
+  static CpuBackend* instance = new CpuBackend();
+  return *instance;
 }
 
 int num_threads() {

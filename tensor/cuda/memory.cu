@@ -48,14 +48,15 @@ size_t rounded(size_t bytes) { return (bytes + 511) / 512 * 512; }
 }  // namespace
 
 CudaBackend& cuda_backend(int index) {
-  static std::mutex mutex;
-  static std::map<int, std::unique_ptr<CudaBackend>> backends;
-  std::lock_guard<std::mutex> lock(mutex);
+  // Never destroyed (as cpu_backend()): static Tensors free their storage after main().
+  static std::mutex* mutex = new std::mutex();
+  static auto* backends = new std::map<int, std::unique_ptr<CudaBackend>>();
+  std::lock_guard<std::mutex> lock(*mutex);
   int count = 0;
   DRIFT_CUDA_CHECK(cudaGetDeviceCount(&count));
   DRIFT_CHECK(index >= 0 && index < count,
               "device cuda:" << index << ": only " << count << " GPU(s) present");
-  auto& slot = backends[index];
+  auto& slot = (*backends)[index];
   if (!slot) slot = std::make_unique<CudaBackend>(index);
   return *slot;
 }
