@@ -76,11 +76,13 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
   if (!keepdim) out = out.view_as_shape(squeezed_shape(x.shape(), dims));
   return record("sum", out, {x},
                 [x_shape = x.shape(), kept, device = x.device()](const Tensor& gy) {
-    return std::vector<Tensor>{gy.view_as_shape(kept) * ones(x_shape, device)};
-  });
+                  return std::vector<Tensor>{gy.view_as_shape(kept) * ones(x_shape, device)};
+                });
 }
 
-Tensor sum(const Tensor& x) { return sum(x, {}, false); }
+Tensor sum(const Tensor& x) {
+  return sum(x, {}, false);
+}
 
 // mean = sum / n, with n the number of elements averaged:  gx_i = gy / n
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) {
@@ -92,39 +94,55 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims_in, bool keepdim) 
   return sum(x, dims, keepdim) * (1.0f / static_cast<float>(count));
 }
 
-Tensor mean(const Tensor& x) { return mean(x, {}, false); }
+Tensor mean(const Tensor& x) {
+  return mean(x, {}, false);
+}
 
 // out = max of x along dim:  the gradient flows only to the (first) position of the maximum,
 // recorded in the forward pass as argmax:  gx = scatter gy into the argmax positions.
 Tensor max(const Tensor& x, int64_t dim_in, bool keepdim) {
   DRIFT_CHECK(x.defined(), "max: the input is undefined");
   int64_t dim = normalize_dim(dim_in, x.ndim(), "max");
-  DRIFT_CHECK(x.shape()[dim] > 0, "max: dimension " << dim << " of " << describe(x)
-                                                      << " is empty");
+  DRIFT_CHECK(x.shape()[dim] > 0, "max: dimension " << dim << " of " << describe(x) << " is empty");
   Shape kept = keepdim_shape(x.shape(), {dim});
   DimView v = dim_view(x.shape(), dim);
   Tensor values = Tensor::empty(kept, x.device());
   Tensor argmax_index = Tensor::empty(kept, x.device());
   backend(x.device()).max_dim(x.data(), values.data(), argmax_index.data(), v);
   if (!keepdim) values = values.view_as_shape(squeezed_shape(x.shape(), {dim}));
-  return record("max", values, {x}, [x_shape = x.shape(), kept, argmax_index, v,
-                                     device = x.device()](const Tensor& gy) {
-    Tensor gx = zeros(x_shape, device);
-    backend(device).scatter_add(gy.data(), argmax_index.data(), 1, gx.data(), v);
-    return std::vector<Tensor>{gx};
-  });
+  return record(
+      "max", values, {x},
+      [x_shape = x.shape(), kept, argmax_index, v, device = x.device()](const Tensor& gy) {
+        Tensor gx = zeros(x_shape, device);
+        backend(device).scatter_add(gy.data(), argmax_index.data(), 1, gx.data(), v);
+        return std::vector<Tensor>{gx};
+      });
 }
 
+// The largest element. Its gradient is shared evenly between tied maxima, as PyTorch's max()
+// does: with k ties each gets gy / k. (max(x, dim) gives it all to the index it returns.)
 Tensor max(const Tensor& x) {
   DRIFT_CHECK(x.defined() && x.numel() > 0, "max: the input is empty or undefined");
-  return max(reshape(x, Shape{x.numel()}), 0, false);
+  const Tensor flat = x.detach().view_as_shape(Shape{x.numel()});
+  Tensor value = Tensor::empty(Shape{1}, x.device());
+  Tensor index = Tensor::empty(Shape{1}, x.device());
+  backend(x.device()).max_dim(flat.data(), value.data(), index.data(), dim_view(flat.shape(), 0));
+  value = value.view_as_shape(Shape{});
+  return record("max", value, {x}, [flat, value, x_shape = x.shape()](const Tensor& gy) {
+    // mask = 1 where x >= max (that is, x == max), else 0: the Step op of dropout's masks
+    Tensor mask = Tensor::empty(flat.shape(), flat.device());
+    backend(flat.device())
+        .unary(UnaryOp::Step, flat.data(), mask.data(), flat.numel(), value.item(), 1.0f);
+    const float ties = sum(mask).item();
+    return std::vector<Tensor>{reshape(mask * (gy / ties), x_shape)};
+  });
 }
 
 Tensor argmax(const Tensor& x, int64_t dim_in, bool keepdim) {
   DRIFT_CHECK(x.defined(), "argmax: the input is undefined");
   int64_t dim = normalize_dim(dim_in, x.ndim(), "argmax");
-  DRIFT_CHECK(x.shape()[dim] > 0, "argmax: dimension " << dim << " of " << describe(x)
-                                                         << " is empty");
+  DRIFT_CHECK(x.shape()[dim] > 0,
+              "argmax: dimension " << dim << " of " << describe(x) << " is empty");
   Shape kept = keepdim_shape(x.shape(), {dim});
   Tensor values = Tensor::empty(kept, x.device());
   Tensor index = Tensor::empty(kept, x.device());
@@ -154,8 +172,12 @@ Tensor softmax_op(const Tensor& x, int64_t dim_in, bool log) {
 
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t dim) { return softmax_op(x, dim, false); }
-Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_op(x, dim, true); }
+Tensor softmax(const Tensor& x, int64_t dim) {
+  return softmax_op(x, dim, false);
+}
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  return softmax_op(x, dim, true);
+}
 
 Tensor sum_to(const Tensor& grad, const Shape& shape) {
   if (grad.shape() == shape) return grad;

@@ -323,7 +323,9 @@ float clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
   const float total_norm = static_cast<float>(std::sqrt(total_squared));
   // clip_coef = max_norm / (total + 1e-6), in float32 like PyTorch's tensor arithmetic.
   const float clip_coef = static_cast<float>(max_norm) / (total_norm + 1e-6f);
-  if (clip_coef < 1.0f)
+  // A NaN norm (a NaN somewhere in the gradients) makes every gradient NaN, as PyTorch's
+  // clamp(clip_coef, max=1) does: the NaN is not hidden from whatever checks for it next.
+  if (std::isnan(clip_coef) || clip_coef < 1.0f)
     for (Tensor& g : grads)
       if (g.numel() > 0)
         backend(g.device())

@@ -95,7 +95,9 @@ DRIFT_UNARY(Sqrt,       sqrtf(x),                               0.5f / y)
 DRIFT_UNARY(Abs,        fabsf(x),                               (x > 0.0f) - (x < 0.0f))
 DRIFT_UNARY(Sin,        sinf(x),                                cosf(x))
 DRIFT_UNARY(Cos,        cosf(x),                                -sinf(x))
-DRIFT_UNARY(Relu,       x > 0.0f ? x : 0.0f,                    x > 0.0f ? 1.0f : 0.0f)
+// As PyTorch: the derivative at 0 is 0, and a NaN passes through (`x > 0 ? x : 0` would
+// hide it) with the gradient passed on as well (PyTorch masks the gradient where y <= 0).
+DRIFT_UNARY(Relu,       x < 0.0f ? 0.0f : x,                    x <= 0.0f ? 0.0f : 1.0f)
 // silu(x) = x s(x), s = sigmoid:  silu'(x) = s(x) (1 + x (1 - s(x))).
 DRIFT_UNARY(Silu,       x * sigmoid(x),
                         sigmoid(x) * (1.0f + x * (1.0f - sigmoid(x))))
@@ -106,11 +108,13 @@ DRIFT_UNARY(Gelu,       0.5f * x * (1.0f + erff(x * 0.70710678118654752f)),
                             x * 0.39894228040143268f * exp_vectorizable(-0.5f * x * x))
 DRIFT_UNARY(Sigmoid,    sigmoid(x),                             y * (1.0f - y))
 DRIFT_UNARY(Tanh,       tanhf(x),                               1.0f - y * y)
-// d(x^p)/dx = p x^(p-1).
-DRIFT_UNARY(Pow,        powf(x, p0),                            p0 * powf(x, p0 - 1.0f))
+// d(x^p)/dx = p x^(p-1); exactly 0 for p = 0 (x^0 = 1 everywhere), also at x = 0 where
+// 0 · 0^(-1) would be NaN — PyTorch's convention.
+DRIFT_UNARY(Pow,        powf(x, p0),                            p0 == 0.0f ? 0.0f : p0 * powf(x, p0 - 1.0f))
 DRIFT_UNARY(Square,     x * x,                                  2.0f * x)
-// Gradient passes where the value was not clipped (x inside [p0, p1], PyTorch's choice).
-DRIFT_UNARY(Clamp,      fminf(fmaxf(x, p0), p1),                (x >= p0 && x <= p1) ? 1.0f : 0.0f)
+// Gradient passes where the value was not clipped (x inside [p0, p1], bounds included,
+// PyTorch's choice). A NaN stays NaN (fmaxf alone would turn it into p0) and gets gradient 0.
+DRIFT_UNARY(Clamp,      x != x ? x : fminf(fmaxf(x, p0), p1),   (x >= p0 && x <= p1) ? 1.0f : 0.0f)
 DRIFT_UNARY(AddScalar,  x + p0,                                 1.0f)
 DRIFT_UNARY(MulScalar,  x * p0,                                 p0)
 // Huber with threshold delta = p0: quadratic near 0, linear beyond, continuous slope.

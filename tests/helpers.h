@@ -38,9 +38,11 @@ inline Closeness compare(const Tensor& actual, const Tensor& expected, double at
     double allowed = atol + rtol * std::fabs(e[i]);
     double diff = std::fabs(static_cast<double>(a[i]) - e[i]);
     double ratio = !std::isfinite(a[i]) ? INFINITY : diff == 0.0 ? 0.0 : diff / allowed;
-    if (std::isnan(e[i]) && std::isnan(a[i])) ratio = 0.0;
-    if (ratio > worst || (std::isnan(ratio) && worst == 0.0)) {
-      worst = std::isnan(ratio) ? INFINITY : ratio;
+    // NaN matches only NaN: a NaN on either side alone is the worst mismatch there is.
+    if (std::isnan(e[i]) || std::isnan(a[i]))
+      ratio = std::isnan(e[i]) && std::isnan(a[i]) ? 0.0 : INFINITY;
+    if (ratio > worst) {
+      worst = ratio;
       worst_i = i;
     }
   }
@@ -53,18 +55,18 @@ inline Closeness compare(const Tensor& actual, const Tensor& expected, double at
   return c;
 }
 
-#define CHECK_CLOSE(actual, expected, atol, rtol)                                      \
-  do {                                                                                 \
+#define CHECK_CLOSE(actual, expected, atol, rtol)                                         \
+  do {                                                                                    \
     auto drift_closeness_ = ::drift::test::compare((actual), (expected), (atol), (rtol)); \
-    INFO(drift_closeness_.report);                                                     \
-    CHECK(drift_closeness_.ok);                                                        \
+    INFO(drift_closeness_.report);                                                        \
+    CHECK(drift_closeness_.ok);                                                           \
   } while (0)
 
-#define CHECK_GRADCHECK(fn, inputs)                                \
-  do {                                                             \
-    auto drift_gradcheck_ = ::drift::gradcheck((fn), (inputs));    \
-    INFO(drift_gradcheck_.message);                                \
-    CHECK(drift_gradcheck_.ok);                                    \
+#define CHECK_GRADCHECK(fn, inputs)                             \
+  do {                                                          \
+    auto drift_gradcheck_ = ::drift::gradcheck((fn), (inputs)); \
+    INFO(drift_gradcheck_.message);                             \
+    CHECK(drift_gradcheck_.ok);                                 \
   } while (0)
 
 // Reference values produced by tests/fixtures/generate.py (PyTorch), e.g. fixture("ops").
@@ -72,14 +74,17 @@ inline const SafetensorsData& fixture(const std::string& name) {
   static std::map<std::string, SafetensorsData> cache;
   auto it = cache.find(name);
   if (it == cache.end())
-    it = cache.emplace(name, load_safetensors(std::string(DRIFT_FIXTURE_DIR) + "/" + name +
-                                              ".safetensors"))
+    it = cache
+             .emplace(name, load_safetensors(std::string(DRIFT_FIXTURE_DIR) + "/" + name +
+                                             ".safetensors"))
              .first;
   return it->second;
 }
 
 // A leaf copy of a fixture tensor that requires grad.
-inline Tensor leaf(const Tensor& t) { return t.clone().set_requires_grad(true); }
+inline Tensor leaf(const Tensor& t) {
+  return t.clone().set_requires_grad(true);
+}
 
 // The inputs "<name>.in0", "<name>.in1", ... of a fixture case (fixturelib.Cases), as leaves.
 inline std::vector<Tensor> case_inputs(const SafetensorsData& f, const std::string& name) {
