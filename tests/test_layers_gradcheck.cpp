@@ -39,75 +39,28 @@ Tensor distinct_values(const Shape& shape, uint64_t seed) {
 }
 
 // Finite-difference check of L = sum(w * forward(x)) with respect to x (when it requires
-// grad) and to every parameter of `module`, like drift::gradcheck (same tolerances).
+// grad) and to every parameter of `module`: drift::gradcheck_targets, the engine of gradcheck.
 GradcheckResult module_gradcheck(nn::Module& module, const Tensor& x_in,
                                  const std::function<Tensor(const Tensor&)>& forward) {
-  const GradcheckOptions options;
   Tensor x = x_in.detach().clone().set_requires_grad(x_in.requires_grad());
-  Tensor y = forward(x);
-  Generator gen(options.seed);
-  Tensor w = randn(y.shape(), Device::cpu(), &gen);
-  const std::vector<float> weights = w.to_vector();
-  module.zero_grad();
-  y.backward(w);
-
   std::vector<std::pair<std::string, Tensor>> targets;
   if (x.requires_grad()) targets.emplace_back("input", x);
   for (const auto& named : module.named_parameters()) targets.push_back(named);
-
-  GradcheckResult result;
-  double worst = -1.0;
-  std::string worst_name;
-  for (auto& [name, t] : targets) {
-    Tensor target = t;
-    std::vector<float> analytic = target.grad().defined()
-                                      ? target.grad().to_vector()
-                                      : std::vector<float>(static_cast<size_t>(target.numel()));
-    std::vector<float> values = target.to_vector();
-    for (int64_t j = 0; j < target.numel(); ++j) {
-      const float original = values[static_cast<size_t>(j)];
-      auto loss_at = [&](double shift) {
-        values[static_cast<size_t>(j)] = static_cast<float>(original + shift);
-        target.copy_(from_vector(values, target.shape()));
-        NoGradGuard no_grad;
-        std::vector<float> out = forward(x).to_vector();
-        double total = 0.0;
-        for (size_t i = 0; i < out.size(); ++i) total += static_cast<double>(out[i]) * weights[i];
-        return total;
-      };
-      const double up = static_cast<float>(original + options.eps) - original;
-      const double down = static_cast<float>(original - options.eps) - original;
-      const double numeric = (loss_at(options.eps) - loss_at(-options.eps)) / (up - down);
-      values[static_cast<size_t>(j)] = original;
-      target.copy_(from_vector(values, target.shape()));
-      const double a = analytic[static_cast<size_t>(j)];
-      const double ratio = std::fabs(a - numeric) / (options.atol + options.rtol * std::fabs(numeric));
-      if (ratio > worst) {
-        worst = ratio;
-        worst_name = name;
-        result.worst_index = j;
-        result.analytic = a;
-        result.numeric = numeric;
-      }
-    }
-  }
-  result.ok = worst <= 1.0;
-  std::ostringstream os;
-  os << "module gradcheck " << (result.ok ? "passed" : "FAILED") << " for " << module.describe()
-     << ": worst element is " << worst_name << " [" << result.worst_index << "]: analytic "
-     << result.analytic << ", numeric " << result.numeric;
-  result.message = os.str();
+  GradcheckResult result = gradcheck_targets([&] { return forward(x); }, targets);
+  result.message = module.describe() + ": " + result.message;
   return result;
 }
 
-#define CHECK_MODULE_GRADCHECK(module, x, forward)                          \
-  do {                                                                      \
-    auto drift_result_ = module_gradcheck((module), (x), (forward));        \
-    INFO(drift_result_.message);                                            \
-    CHECK(drift_result_.ok);                                                \
+#define CHECK_MODULE_GRADCHECK(module, x, forward)                   \
+  do {                                                               \
+    auto drift_result_ = module_gradcheck((module), (x), (forward)); \
+    INFO(drift_result_.message);                                     \
+    CHECK(drift_result_.ok);                                         \
   } while (0)
 
-Tensor call(nn::Module& m, const Tensor& x) { return m.forward(x); }
+Tensor call(nn::Module& m, const Tensor& x) {
+  return m.forward(x);
+}
 
 }  // namespace
 
@@ -137,12 +90,18 @@ TEST_CASE("gradcheck: conv2d variants") {
       {"groups 2", {1, 4, 4, 4}, {4, 2, 3, 3}, 1, 1, 2},
       {"depthwise", {1, 3, 4, 5}, {3, 1, 3, 3}, 1, 1, 3},
       {"depthwise x2 channel multiplier, stride 2", {1, 2, 5, 5}, {4, 1, 3, 3}, 2, 1, 2},
-      {"asymmetric 3x2 kernel, stride (2, 1), padding (1, 0)", {1, 2, 5, 4}, {2, 2, 3, 2},
-       {2, 1}, {1, 0}, 1},
+      {"asymmetric 3x2 kernel, stride (2, 1), padding (1, 0)",
+       {1, 2, 5, 4},
+       {2, 2, 3, 2},
+       {2, 1},
+       {1, 0},
+       1},
   };
   for (const Variant& v : variants) {
     SUBCASE(v.name) {
-      auto fn = [v](auto& in) { return F::conv2d(in[0], in[1], in[2], v.stride, v.padding, v.groups); };
+      auto fn = [v](auto& in) {
+        return F::conv2d(in[0], in[1], in[2], v.stride, v.padding, v.groups);
+      };
       CHECK_GRADCHECK(fn, (std::vector<Tensor>{param(v.x), param(v.w, 0.5f), param({v.w[0]})}));
     }
   }
@@ -150,10 +109,12 @@ TEST_CASE("gradcheck: conv2d variants") {
 
 TEST_CASE("gradcheck: conv_transpose2d variants") {
   manual_seed(13);
-  CHECK_GRADCHECK([](auto& in) { return F::conv_transpose2d(in[0], in[1], in[2], 2, 1); },
-                  (std::vector<Tensor>{param({2, 3, 3, 2}), param({3, 2, 4, 4}, 0.5f), param({2})}));
-  CHECK_GRADCHECK([](auto& in) { return F::conv_transpose2d(in[0], in[1], in[2], 2, 1, 1); },
-                  (std::vector<Tensor>{param({1, 2, 3, 3}), param({2, 3, 3, 3}, 0.5f), param({3})}));
+  CHECK_GRADCHECK(
+      [](auto& in) { return F::conv_transpose2d(in[0], in[1], in[2], 2, 1); },
+      (std::vector<Tensor>{param({2, 3, 3, 2}), param({3, 2, 4, 4}, 0.5f), param({2})}));
+  CHECK_GRADCHECK(
+      [](auto& in) { return F::conv_transpose2d(in[0], in[1], in[2], 2, 1, 1); },
+      (std::vector<Tensor>{param({1, 2, 3, 3}), param({2, 3, 3, 3}, 0.5f), param({3})}));
   CHECK_GRADCHECK([](auto& in) { return F::conv_transpose2d(in[0], in[1], Tensor(), 1, 1); },
                   (std::vector<Tensor>{param({1, 2, 4, 3}), param({2, 2, 3, 3}, 0.5f)}));
 }
@@ -207,9 +168,9 @@ TEST_CASE("gradcheck: attention") {
   manual_seed(17);
   CHECK_GRADCHECK([](auto& in) { return F::scaled_dot_product_attention(in[0], in[1], in[2]); },
                   (std::vector<Tensor>{param({2, 3, 4}), param({2, 5, 4}), param({2, 5, 3})}));
-  CHECK_GRADCHECK([](auto& in) { return F::linear_attention(in[0], in[1], in[2], 0.7f); },
-                  (std::vector<Tensor>{param({1, 2, 3, 4}), param({1, 2, 3, 4}),
-                                       param({1, 2, 2, 4})}));
+  CHECK_GRADCHECK(
+      [](auto& in) { return F::linear_attention(in[0], in[1], in[2], 0.7f); },
+      (std::vector<Tensor>{param({1, 2, 3, 4}), param({1, 2, 3, 4}), param({1, 2, 2, 4})}));
 }
 
 // ---- layers: the input and every parameter -------------------------------------------------

@@ -67,8 +67,9 @@ struct Entry {
 // The domains of the unary checks.
 const Domain kAny{"any x (randn [4, 5])", [] { return Inputs{input({4, 5}, 11)}; }};
 const Domain kPositive{"x in [0.5, 2.5)", [] { return Inputs{positive_input({4, 5}, 12)}; }};
-const Domain kAwayFromKink{"|x| >= 0.2 (no kink at 0 within a step)",
-                           [] { return Inputs{away_from_zero({4, 5}, 13)}; }};
+const Domain kAwayFromKink{"|x| >= 0.2 (no kink at 0 within a step)", [] {
+                             return Inputs{away_from_zero({4, 5}, 13)};
+                           }};
 // clamp: values chosen away from the bounds -1 and 1 by more than a step.
 const Domain kClampValues{"x in {-2, -1.1, -0.3, 0.1, 0.45, 0.9, 1.6, 3}", [] {
                             std::vector<float> v = {-2.0f, -1.1f, -0.3f, 0.1f,
@@ -77,16 +78,16 @@ const Domain kClampValues{"x in {-2, -1.1, -0.3, 0.1, 0.45, 0.9, 1.6, 3}", [] {
                           }};
 // The pointwise losses: any pair, and a pair whose difference keeps |d| >= 0.2 (l1 and
 // huber have kinks at d = 0, and huber's slope changes at |d| = delta).
-const Domain kLossPair{"input, target (randn [4, 5])",
-                       [] { return Inputs{input({4, 5}, 51), input({4, 5}, 52)}; }};
+const Domain kLossPair{"input, target (randn [4, 5])", [] {
+                         return Inputs{input({4, 5}, 51), input({4, 5}, 52)};
+                       }};
 const Domain kLossPairApart{"input, target with |input - target| >= 0.2", [] {
                               Tensor base = input({4, 5}, 53);
                               Tensor offset = away_from_zero({4, 5}, 54);
                               return Inputs{(base + offset).detach().set_requires_grad(true),
                                             base.detach().set_requires_grad(true)};
                             }};
-const Domain kPositiveFive{"x in [0.5, 2.5) ([5])",
-                           [] { return Inputs{positive_input({5}, 9)}; }};
+const Domain kPositiveFive{"x in [0.5, 2.5) ([5])", [] { return Inputs{positive_input({5}, 9)}; }};
 
 // Every op of DRIFT_UNARY_OPS. To add an op: its entry here, reached through the public API.
 const std::map<UnaryOp, Entry>& unary_gradchecks() {
@@ -97,8 +98,7 @@ const std::map<UnaryOp, Entry>& unary_gradchecks() {
       {UnaryOp::Sqrt, {{{"sqrt(x)", kPositive, [](auto& x) { return sqrt(x[0]); }}}}},
       {UnaryOp::Abs,
        {{{"abs(x)", kAwayFromKink, [](auto& x) { return abs(x[0]); }},
-         {"l1_loss(input, target)", kLossPairApart,
-          [](auto& t) { return l1_loss(t[0], t[1]); }}}}},
+         {"l1_loss(input, target)", kLossPairApart, [](auto& t) { return l1_loss(t[0], t[1]); }}}}},
       {UnaryOp::Sin, {{{"sin(x)", kAny, [](auto& x) { return sin(x[0]); }}}}},
       {UnaryOp::Cos, {{{"cos(x)", kAny, [](auto& x) { return cos(x[0]); }}}}},
       {UnaryOp::Relu, {{{"relu(x)", kAwayFromKink, [](auto& x) { return relu(x[0]); }}}}},
@@ -144,7 +144,10 @@ const std::map<UnaryOp, Entry>& unary_gradchecks() {
       // at every finite difference, so this checks dropout's gradient dx = dy * mask.
       {UnaryOp::Step,
        {{{"F::dropout(x, 0.3, training, Generator(5))",
-          {"x (randn [4, 6])", [] { return Inputs{input({4, 6}, 14)}; }},
+          {"x (randn [4, 6])",
+           [] {
+             return Inputs{input({4, 6}, 14)};
+           }},
           [](auto& x) {
             Generator gen(5);
             return F::dropout(x[0], 0.3f, true, &gen);
@@ -159,17 +162,32 @@ const std::map<UnaryOp, Entry>& unary_gradchecks() {
 const std::map<BinaryOp, Entry>& binary_gradchecks() {
   static const std::map<BinaryOp, Entry> table = {
       {BinaryOp::Add,
-       {{{"a + b", {"a [2, 3, 4], b [3, 1]", [] { return Inputs{input({2, 3, 4}, 1), input({3, 1}, 2)}; }},
+       {{{"a + b",
+          {"a [2, 3, 4], b [3, 1]",
+           [] {
+             return Inputs{input({2, 3, 4}, 1), input({3, 1}, 2)};
+           }},
           [](auto& x) { return x[0] + x[1]; }}}}},
       {BinaryOp::Sub,
-       {{{"a - b", {"a [4, 1], b [1, 5]", [] { return Inputs{input({4, 1}, 3), input({1, 5}, 4)}; }},
+       {{{"a - b",
+          {"a [4, 1], b [1, 5]",
+           [] {
+             return Inputs{input({4, 1}, 3), input({1, 5}, 4)};
+           }},
           [](auto& x) { return x[0] - x[1]; }}}}},
       {BinaryOp::Mul,
-       {{{"a * b", {"a [2, 3, 4], b [4]", [] { return Inputs{input({2, 3, 4}, 5), input({4}, 6)}; }},
+       {{{"a * b",
+          {"a [2, 3, 4], b [4]",
+           [] {
+             return Inputs{input({2, 3, 4}, 5), input({4}, 6)};
+           }},
           [](auto& x) { return x[0] * x[1]; }}}}},
       {BinaryOp::Div,
-       {{{"a / b", {"a [3, 4], b [3, 1] in [0.5, 2.5)",
-                    [] { return Inputs{input({3, 4}, 7), positive_input({3, 1}, 8)}; }},
+       {{{"a / b",
+          {"a [3, 4], b [3, 1] in [0.5, 2.5)",
+           [] {
+             return Inputs{input({3, 4}, 7), positive_input({3, 1}, 8)};
+           }},
           [](auto& x) { return x[0] / x[1]; }}}}},
   };
   return table;
@@ -229,7 +247,9 @@ TEST_CASE("gradcheck: shape and indexing ops") {
   CHECK_GRADCHECK(Fn([](auto& t) { return squeeze(unsqueeze(t[0], 1), 1); }), x);
   CHECK_GRADCHECK(Fn([](auto& t) { return transpose(t[0], 0, 2); }), x);
   CHECK_GRADCHECK(Fn([](auto& t) { return permute(t[0], {1, 2, 0}); }), x);
-  CHECK_GRADCHECK(Fn([](auto& t) { return cat({t[0], t[1], t[0]}, 1); }),
+  CHECK_GRADCHECK(Fn([](auto& t) {
+                    return cat({t[0], t[1], t[0]}, 1);
+                  }),
                   (std::vector<Tensor>{input({2, 1, 3}, 32), input({2, 4, 3}, 33)}));
   CHECK_GRADCHECK(Fn([](auto& t) { return slice(t[0], -2, 1, -1); }), x);
   Tensor index = from_vector({2, 0, 2, 1});
@@ -273,4 +293,64 @@ TEST_CASE("gradcheck reports a wrong backward") {
   CHECK_FALSE(r.ok);
   CHECK(r.message.find("FAILED") != std::string::npos);
   CHECK(r.message.find("input 0") != std::string::npos);
+}
+
+// Forward unchanged, gradient scaled by `factor`: y·factor − y·(factor − 1) with the second
+// term cut from the graph. How a 1%-wrong backward of any op is made for the test below.
+static Tensor scaled_gradient(const Tensor& y, float factor) {
+  return y * factor - y.detach() * (factor - 1.0f);
+}
+
+TEST_CASE("gradcheck is sharp: a backward 1% wrong fails, the right one passes") {
+  // A student's own op through the public record API: softplus, derivative sigmoid(x).
+  auto softplus = [](float scale) {
+    return Fn([scale](const std::vector<Tensor>& t) {
+      Tensor x = t[0];
+      Tensor y = log(exp(x.detach()) + 1.0f);
+      return record("softplus", y, {x}, [x, scale](const Tensor& gy) {
+        return std::vector<Tensor>{gy * sigmoid(x.detach()) * scale};
+      });
+    });
+  };
+  CHECK_GRADCHECK(softplus(1.0f), (std::vector<Tensor>{input({5}, 71)}));
+  CHECK_FALSE(gradcheck(softplus(1.01f), {input({5}, 71)}).ok);
+
+  const Tensor weight = input({3, 2, 3, 3}, 75, 0.5f);
+  const std::map<std::string, std::function<Tensor(const std::vector<Tensor>&)>> ops = {
+      {"elementwise tanh", [](auto& t) { return tanh(t[0]); }},
+      {"reduction sum over dim 1", [](auto& t) { return sum(t[0] * t[0], {1}); }},
+      {"matmul", [](auto& t) { return matmul(t[0], t[1]); }},
+      {"conv2d", [weight](auto& t) {
+         return F::conv2d(reshape(t[0], {1, 2, 4, 4}), weight, Tensor(), 1, 1);
+       }}};
+  for (const auto& [name, op] : ops) {
+    INFO(name);
+    const std::vector<Tensor> in = {input({4, 8}, 72), input({8, 3}, 73)};
+    auto first = [&](const std::vector<Tensor>& t) {
+      return name == "matmul" ? op(t) : op({t[0]});
+    };
+    const std::vector<Tensor> args = name == "matmul" ? in : std::vector<Tensor>{in[0]};
+    CHECK_GRADCHECK(Fn(first), args);
+    for (float factor : {1.01f, 0.99f}) {
+      GradcheckResult r = gradcheck(
+          [&](const std::vector<Tensor>& t) { return scaled_gradient(first(t), factor); }, args);
+      INFO("gradient scaled by " << factor << ": " << r.message);
+      CHECK_FALSE(r.ok);
+    }
+  }
+}
+
+TEST_CASE("gradcheck fails on NaN, on either side") {
+  Fn nan_backward = [](const std::vector<Tensor>& t) {
+    Tensor x = t[0];
+    return record("nan_grad", x.detach() * 2.0f, {x},
+                  [](const Tensor& gy) { return std::vector<Tensor>{gy * NAN}; });
+  };
+  GradcheckResult r = gradcheck(nan_backward, {input({3}, 81)});
+  CHECK_FALSE(r.ok);
+  CHECK(r.message.find("analytic nan") != std::string::npos);
+  Fn nan_forward = [](const std::vector<Tensor>& t) { return log(t[0] - 100.0f); };  // all NaN
+  r = gradcheck(nan_forward, {input({3}, 82)});
+  CHECK_FALSE(r.ok);
+  CHECK(r.message.find("FAILED") != std::string::npos);
 }
