@@ -73,3 +73,11 @@ TEST_CASE("a NaN on either side of a comparison is a mismatch") {
   CHECK(test::compare(from_vector({2.0f, 1.0f}), from_vector({1.0f, NAN}), 0.0, 0.1)
             .report.find("element 1") != std::string::npos);
 }
+
+TEST_CASE("argmax returns the first of tied maxima, as PyTorch") {
+  const Tensor& x = expected("argmax.in");
+  CHECK_CLOSE(argmax(x, 1), expected("argmax.dim1"), 0.0, 0.0);
+  CHECK_CLOSE(argmax(x, 0), expected("argmax.dim0"), 0.0, 0.0);
+  CHECK_CLOSE(argmax(reshape(x, {x.numel()}), 0, true), expected("argmax.all"), 0.0, 0.0);
+  CHECK_FALSE(argmax(x, 1).requires_grad());
+}

@@ -48,10 +48,16 @@ const std::map<std::string, OpFn>& parity_cases() {
       {"sigmoid", [](auto& x, auto&) { return sigmoid(x[0]); }},
       {"tanh", [](auto& x, auto&) { return tanh(x[0]); }},
       {"sum_all", [](auto& x, auto&) { return sum(x[0]); }},
-      {"sum_dims", [](auto& x, auto&) { return sum(x[0], {0, 2}); }},
+      {"sum_dims",
+       [](auto& x, auto&) {
+         return sum(x[0], {0, 2});
+       }},
       {"sum_keepdim", [](auto& x, auto&) { return sum(x[0], {1}, true); }},
       {"mean_all", [](auto& x, auto&) { return mean(x[0]); }},
-      {"mean_dims", [](auto& x, auto&) { return mean(x[0], {-1, -2}, true); }},
+      {"mean_dims",
+       [](auto& x, auto&) {
+         return mean(x[0], {-1, -2}, true);
+       }},
       {"max_all", [](auto& x, auto&) { return max(x[0]); }},
       {"max_dim", [](auto& x, auto&) { return max(x[0], 1); }},
       {"max_keepdim", [](auto& x, auto&) { return max(x[0], 0, true); }},
@@ -59,10 +65,19 @@ const std::map<std::string, OpFn>& parity_cases() {
       {"softmax_mid", [](auto& x, auto&) { return softmax(x[0], 1); }},
       {"log_softmax_last", [](auto& x, auto&) { return log_softmax(x[0], -1); }},
       {"log_softmax_first", [](auto& x, auto&) { return log_softmax(x[0], 0); }},
-      {"reshape", [](auto& x, auto&) { return reshape(x[0], {4, -1}); }},
+      {"reshape",
+       [](auto& x, auto&) {
+         return reshape(x[0], {4, -1});
+       }},
       {"transpose", [](auto& x, auto&) { return transpose(x[0], 0, 2); }},
-      {"permute", [](auto& x, auto&) { return permute(x[0], {2, 0, 3, 1}); }},
-      {"cat", [](auto& x, auto&) { return cat({x[0], x[1], x[2]}, 1); }},
+      {"permute",
+       [](auto& x, auto&) {
+         return permute(x[0], {2, 0, 3, 1});
+       }},
+      {"cat",
+       [](auto& x, auto&) {
+         return cat({x[0], x[1], x[2]}, 1);
+       }},
       {"slice", [](auto& x, auto&) { return slice(x[0], 1, 1, 4); }},
       {"index_select",
        [](auto& x, auto& f) { return index_select(x[0], 1, f.at("index_select.index")); }},
@@ -83,6 +98,14 @@ const std::map<std::string, OpFn>& parity_cases() {
       {"cross_entropy_none",
        [](auto& x, auto& f) {
          return cross_entropy(x[0], f.at("cross_entropy_none.target"), Reduction::None);
+       }},
+      {"l1_sum", [](auto& x, auto&) { return l1_loss(x[0], x[1], Reduction::Sum); }},
+      {"l1_none", [](auto& x, auto&) { return l1_loss(x[0], x[1], Reduction::None); }},
+      {"huber_sum", [](auto& x, auto&) { return huber_loss(x[0], x[1], 1.0f, Reduction::Sum); }},
+      {"huber_none", [](auto& x, auto&) { return huber_loss(x[0], x[1], 0.5f, Reduction::None); }},
+      {"cross_entropy_sum",
+       [](auto& x, auto& f) {
+         return cross_entropy(x[0], f.at("cross_entropy_sum.target"), Reduction::Sum);
        }},
       // The fixture's mask is drift's Philox stream for seed 5 (see gen_core.py).
       {"dropout",
@@ -139,9 +162,10 @@ void check_op_has_cases(const std::map<Op, std::vector<std::string>>& table, Op 
                         const std::string& name, const SafetensorsData& f) {
   auto it = table.find(op);
   if (it == table.end() || it->second.empty()) {
-    FAIL_CHECK("op " << name << " has no PyTorch parity case: add one to "
-                     "tests/fixtures/gen_core.py (then regenerate) and name it for " << name
-                     << " in tests/test_ops_parity.cpp");
+    FAIL_CHECK("op " << name
+                     << " has no PyTorch parity case: add one to "
+                        "tests/fixtures/gen_core.py (then regenerate) and name it for "
+                     << name << " in tests/test_ops_parity.cpp");
     return;
   }
   for (const std::string& c : it->second) {
