@@ -1,6 +1,6 @@
 // test_layers_gradcheck.cpp — every nn functional op and layer against finite differences:
 // the gradients of the input AND of the weights/biases (autograd/gradcheck.h for functions;
-// module_gradcheck below for modules, whose parameters live inside the module).
+// tests/module_gradcheck.h for modules, whose parameters live inside the module).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include "nn/functional.h"
 #include "nn/layers.h"
 #include "tests/helpers.h"
+#include "tests/module_gradcheck.h"
 
 using namespace drift;
 namespace F = drift::nn::F;
@@ -37,75 +38,6 @@ Tensor distinct_values(const Shape& shape, uint64_t seed) {
   for (size_t i = 0; i < values.size(); ++i) shuffled[i] = values[order[i]];
   return from_vector(shuffled, shape).set_requires_grad(true);
 }
-
-// Finite-difference check of L = sum(w * forward(x)) with respect to x (when it requires
-// grad) and to every parameter of `module`, like drift::gradcheck (same tolerances).
-GradcheckResult module_gradcheck(nn::Module& module, const Tensor& x_in,
-                                 const std::function<Tensor(const Tensor&)>& forward) {
-  const GradcheckOptions options;
-  Tensor x = x_in.detach().clone().set_requires_grad(x_in.requires_grad());
-  Tensor y = forward(x);
-  Generator gen(options.seed);
-  Tensor w = randn(y.shape(), Device::cpu(), &gen);
-  const std::vector<float> weights = w.to_vector();
-  module.zero_grad();
-  y.backward(w);
-
-  std::vector<std::pair<std::string, Tensor>> targets;
-  if (x.requires_grad()) targets.emplace_back("input", x);
-  for (const auto& named : module.named_parameters()) targets.push_back(named);
-
-  GradcheckResult result;
-  double worst = -1.0;
-  std::string worst_name;
-  for (auto& [name, t] : targets) {
-    Tensor target = t;
-    std::vector<float> analytic = target.grad().defined()
-                                      ? target.grad().to_vector()
-                                      : std::vector<float>(static_cast<size_t>(target.numel()));
-    std::vector<float> values = target.to_vector();
-    for (int64_t j = 0; j < target.numel(); ++j) {
-      const float original = values[static_cast<size_t>(j)];
-      auto loss_at = [&](double shift) {
-        values[static_cast<size_t>(j)] = static_cast<float>(original + shift);
-        target.copy_(from_vector(values, target.shape()));
-        NoGradGuard no_grad;
-        std::vector<float> out = forward(x).to_vector();
-        double total = 0.0;
-        for (size_t i = 0; i < out.size(); ++i) total += static_cast<double>(out[i]) * weights[i];
-        return total;
-      };
-      const double up = static_cast<float>(original + options.eps) - original;
-      const double down = static_cast<float>(original - options.eps) - original;
-      const double numeric = (loss_at(options.eps) - loss_at(-options.eps)) / (up - down);
-      values[static_cast<size_t>(j)] = original;
-      target.copy_(from_vector(values, target.shape()));
-      const double a = analytic[static_cast<size_t>(j)];
-      const double ratio = std::fabs(a - numeric) / (options.atol + options.rtol * std::fabs(numeric));
-      if (ratio > worst) {
-        worst = ratio;
-        worst_name = name;
-        result.worst_index = j;
-        result.analytic = a;
-        result.numeric = numeric;
-      }
-    }
-  }
-  result.ok = worst <= 1.0;
-  std::ostringstream os;
-  os << "module gradcheck " << (result.ok ? "passed" : "FAILED") << " for " << module.describe()
-     << ": worst element is " << worst_name << " [" << result.worst_index << "]: analytic "
-     << result.analytic << ", numeric " << result.numeric;
-  result.message = os.str();
-  return result;
-}
-
-#define CHECK_MODULE_GRADCHECK(module, x, forward)                          \
-  do {                                                                      \
-    auto drift_result_ = module_gradcheck((module), (x), (forward));        \
-    INFO(drift_result_.message);                                            \
-    CHECK(drift_result_.ok);                                                \
-  } while (0)
 
 Tensor call(nn::Module& m, const Tensor& x) { return m.forward(x); }
 
