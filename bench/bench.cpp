@@ -24,6 +24,8 @@
 // Peak memory: after the timing table, each memory row runs again in a fresh process
 // (`drift_bench --memory-of NAME`, see measure_memory_here) and a second table compares the
 // peak resident memory of a call with PyTorch's.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -38,12 +40,11 @@
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
-
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "diffusion/models/ddpm_unet.h"
+#include "diffusion/models/mnist_unets.h"
 #include "diffusion/models/toy.h"
-#include "diffusion/models/unet.h"
 #include "nn/functional.h"
 #include "nn/layers.h"
 #include "nn/optim.h"
@@ -224,7 +225,7 @@ std::function<void()> training_step(std::shared_ptr<Model> model, Tensor x_t, Te
 // running it once with every Conv2d / Linear layer's shapes (2 flop each; a training step is
 // ~3x the forward: dX and dW each cost what the forward costs).
 double unet_forward_flops(int64_t batch) {
-  diffusion::UNet model;
+  diffusion::DDPMUNet model;
   double macs = 0.0;
   // Sizes per level: 28 >> level. Every conv in level l runs at 28 >> l output pixels, except
   // the downsample convs (output at the next level) and upsample convs (output at the level
@@ -235,7 +236,7 @@ double unet_forward_flops(int64_t batch) {
     return static_cast<double>(batch) * out_size * out_size * c.out_channels *
            (c.in_channels / c.groups) * c.kernel_size.h * c.kernel_size.w;
   };
-  auto block_macs = [&](const diffusion::ResBlock& b, int64_t size) {
+  auto block_macs = [&](const diffusion::DDPMResBlock& b, int64_t size) {
     double m = conv_macs(*b.conv1, size) + conv_macs(*b.conv2, size);
     if (b.shortcut) m += conv_macs(*b.shortcut, size);
     m += static_cast<double>(batch) * b.time_proj->in_features * b.time_proj->out_features;
@@ -253,6 +254,33 @@ double unet_forward_flops(int64_t batch) {
   }
   const int64_t tdim = model.config.time_embedding_dim;
   macs += static_cast<double>(batch) * (model.config.time_encoding_dim * tdim + tdim * tdim);
+  return 2.0 * macs;
+}
+
+// The same count for the chapter-4 (E) ResUNet (diffusion/models/mnist_unets.h): every conv
+// at its output size (28 >> level), the time MLP and each block's projection.
+double res_unet_forward_flops(int64_t batch) {
+  diffusion::ResUNet model;
+  auto conv_macs = [&](const nn::Conv2d& c, int64_t out_size) {
+    return static_cast<double>(batch) * out_size * out_size * c.out_channels * c.in_channels *
+           c.kernel_size.h * c.kernel_size.w;
+  };
+  auto linear_macs = [&](const nn::Linear& l) {
+    return static_cast<double>(batch) * l.in_features * l.out_features;
+  };
+  auto block_macs = [&](const diffusion::ResnetBlock& b, int64_t size) {
+    double m = conv_macs(*b.conv1, size) + conv_macs(*b.conv2, size) + linear_macs(*b.proj);
+    return b.shortcut ? m + conv_macs(*b.shortcut, size) : m;
+  };
+  const diffusion::ResUNet& u = model;  // the layers, read-only
+  double macs = linear_macs(static_cast<const nn::Linear&>(*(*u.embed)[1])) +
+                linear_macs(static_cast<const nn::Linear&>(*(*u.embed)[3]));
+  macs += conv_macs(*u.conv_in, 28) + conv_macs(*u.conv_out, 28);
+  for (const auto* b : {&u.enc1_1, &u.enc1_2, &u.dec1_1, &u.dec1_2}) macs += block_macs(**b, 28);
+  for (const auto* b : {&u.enc2_1, &u.enc2_2, &u.dec2_1, &u.dec2_2}) macs += block_macs(**b, 14);
+  for (const auto* b : {&u.bottleneck_1, &u.bottleneck_2}) macs += block_macs(**b, 7);
+  macs += conv_macs(*u.downconv1->conv, 14) + conv_macs(*u.downconv2->conv, 7);
+  macs += conv_macs(*u.upconv2->conv, 14) + conv_macs(*u.upconv1->conv, 28);
   return 2.0 * macs;
 }
 
@@ -277,8 +305,8 @@ std::vector<Workload> workloads() {
   rows.push_back(gemm_workload("attn QK^T 49x49x32", false, true, 49, 49, 32, 128 * 4));
   rows.push_back(gemm_workload("attn PV 49x32x49", false, false, 49, 32, 49, 128 * 4));
 
-  // The Conv2d layers of the chapter-4 U-Net (diffusion/models/unet.h), batch 128, and of the
-  // chapter-2 toy model (batch 1, 512x512).
+  // The Conv2d layers of the DDPM-style U-Net (diffusion/models/ddpm_unet.h), batch 128, and
+  // of the chapter-2 toy model (batch 1, 512x512).
   add_conv_rows(rows, "conv 1>16 @28", 128, 1, 16, 28, 3);       // conv_in
   add_conv_rows(rows, "conv 16>16 @28", 128, 16, 16, 28, 3);     // down.0 blocks
   add_conv_rows(rows, "conv 32>16 @28", 128, 32, 16, 28, 3);     // up.2 blocks, conv1
@@ -314,13 +342,13 @@ std::vector<Workload> workloads() {
   {
     Workload w;
     w.name = "unet step b128";
-    w.shape = "chapter-4 U-Net (" + std::to_string(diffusion::UNet().num_parameters()) +
+    w.shape = "DDPM-style U-Net (" + std::to_string(diffusion::DDPMUNet().num_parameters()) +
               " params), Adam";
     w.flops = 3.0 * unet_forward_flops(128);
     w.memory = true;
     w.prepare = [] {
       manual_seed(0);
-      auto model = std::make_shared<diffusion::UNet>();
+      auto model = std::make_shared<diffusion::DDPMUNet>();
       return training_step(model, randn({128, 1, 28, 28}), randint(0, 1000, {128}),
                            randn({128, 1, 28, 28}));
     };
@@ -329,16 +357,31 @@ std::vector<Workload> workloads() {
   {
     Workload w;
     w.name = "unet denoise b64";
-    w.shape = "chapter-4 U-Net forward, no_grad";
+    w.shape = "DDPM-style U-Net forward, no_grad";
     w.flops = unet_forward_flops(64);
     w.prepare = [] {
       manual_seed(0);
-      auto model = std::make_shared<diffusion::UNet>();
+      auto model = std::make_shared<diffusion::DDPMUNet>();
       Tensor x_t = randn({64, 1, 28, 28}), t = randint(0, 1000, {64});
       return std::function<void()>([=] {
         NoGradGuard no_grad;
         Tensor eps = model->forward(x_t, t);
       });
+    };
+    rows.push_back(w);
+  }
+  {
+    Workload w;
+    w.name = "mnist unet E step b128";
+    w.shape = "chapter-4 (E) ResUNet (" + std::to_string(diffusion::ResUNet().num_parameters()) +
+              " params), Adam";
+    w.flops = 3.0 * res_unet_forward_flops(128);
+    w.memory = true;
+    w.prepare = [] {
+      manual_seed(0);
+      auto model = std::make_shared<diffusion::ResUNet>();
+      return training_step(model, randn({128, 1, 28, 28}), randint(0, 1000, {128}),
+                           randn({128, 1, 28, 28}));
     };
     rows.push_back(w);
   }

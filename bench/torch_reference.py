@@ -141,9 +141,9 @@ class SinusoidalEmbedding(nn.Module):
         return torch.cat([angle.sin(), angle.cos()], dim=1)
 
 
-class ResBlock(nn.Module):
-    """diffusion/models/unet.h's ResBlock: GroupNorm, SiLU, conv 3x3, + time, GroupNorm, SiLU,
-    conv 3x3, + shortcut (1x1 conv when the channel count changes)."""
+class DDPMResBlock(nn.Module):
+    """diffusion/models/ddpm_unet.h's DDPMResBlock: GroupNorm, SiLU, conv 3x3, + time, GroupNorm,
+    SiLU, conv 3x3, + shortcut (1x1 conv when the channel count changes)."""
 
     def __init__(self, c_in, c_out, time_dim, groups):
         super().__init__()
@@ -165,7 +165,7 @@ class DownLevel(nn.Module):
     def __init__(self, c_in, c, blocks, time_dim, groups, with_downsample):
         super().__init__()
         self.blocks = nn.ModuleList(
-            [ResBlock(c_in if b == 0 else c, c, time_dim, groups) for b in range(blocks)])
+            [DDPMResBlock(c_in if b == 0 else c, c, time_dim, groups) for b in range(blocks)])
         self.downsample = nn.Conv2d(c, c, 3, stride=2, padding=1) if with_downsample else None
 
 
@@ -174,14 +174,14 @@ class UpLevel(nn.Module):
         super().__init__()
         blocks, running = [], c_in
         for skip in skips:
-            blocks.append(ResBlock(running + skip, c, time_dim, groups))
+            blocks.append(DDPMResBlock(running + skip, c, time_dim, groups))
             running = c
         self.blocks = nn.ModuleList(blocks)
         self.upsample_conv = nn.Conv2d(c, c_next, 3, padding=1) if c_next else None
 
 
-class UNet(nn.Module):
-    """diffusion/models/unet.h's UNet, layer for layer (same parameter names and order)."""
+class DDPMUNet(nn.Module):
+    """diffusion/models/ddpm_unet.h's DDPMUNet, layer for layer (same parameter names and order)."""
 
     def __init__(self, image_channels=1, channels=(16, 32, 64), blocks_per_level=2,
                  time_encoding_dim=16, time_dim=64, groups=8):
@@ -224,6 +224,89 @@ class UNet(nn.Module):
         return self.conv_out(F.silu(self.norm_out(h)))
 
 
+class PositionalEncoding(nn.Module):
+    """nn::PositionalEncoding (the tutorial's): pe[p, 2i] = sin(p 10000^(-2i/d)), pe[p, 2i+1] =
+    cos(...), looked up by the timestep."""
+
+    def __init__(self, d_model, max_len=5000):
+        super().__init__()
+        pe = torch.zeros(max_len, d_model)
+        position = torch.arange(0, max_len, dtype=torch.float).unsqueeze(1)
+        div_term = torch.exp(torch.arange(0, d_model, 2).float() * (-math.log(10000.0) / d_model))
+        pe[:, 0::2] = torch.sin(position * div_term)
+        pe[:, 1::2] = torch.cos(position * div_term)
+        self.register_buffer("pe", pe)
+
+    def forward(self, t):
+        return self.pe[t.long()]
+
+
+class ResnetBlock(nn.Module):
+    """diffusion/models/mnist_unets.h's ResnetBlock (the tutorial's chapter-4 (E) block):
+    GroupNorm(16), ReLU, conv 3x3, + proj(e), GroupNorm(16), ReLU, conv 3x3, + shortcut."""
+
+    def __init__(self, c_in, c_out, embed_dim):
+        super().__init__()
+        self.norm1 = nn.GroupNorm(16, c_in)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.proj = nn.Linear(embed_dim, c_out)
+        self.norm2 = nn.GroupNorm(16, c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.shortcut = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else None
+
+    def forward(self, x, e):
+        h = self.conv1(F.relu(self.norm1(x)))
+        h = h + self.proj(e)[:, :, None, None]
+        h = self.conv2(F.relu(self.norm2(h)))
+        return h + (self.shortcut(x) if self.shortcut is not None else x)
+
+
+class Resample(nn.Module):
+    """DownsampleConv (conv 3x3 stride 2) or UpsampleConv (nearest x2, conv 3x3): child `conv`."""
+
+    def __init__(self, c_in, c_out, up):
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, 3, stride=1 if up else 2, padding=1)
+        self.up = up
+
+    def forward(self, x):
+        return self.conv(F.interpolate(x, scale_factor=2, mode="nearest") if self.up else x)
+
+
+class ResUNet(nn.Module):
+    """diffusion/models/mnist_unets.h's ResUNet, the tutorial's chapter-4 model (E), with its
+    names: 558,753 parameters."""
+
+    def __init__(self, embed_dim=64):
+        super().__init__()
+        self.embed = nn.Sequential(PositionalEncoding(embed_dim, 1000),
+                                   nn.Linear(embed_dim, embed_dim), nn.ReLU(),
+                                   nn.Linear(embed_dim, embed_dim), nn.ReLU())
+        self.conv_in = nn.Conv2d(1, 16, 3, padding=1)
+        self.enc1_1, self.enc1_2 = ResnetBlock(16, 16, embed_dim), ResnetBlock(16, 32, embed_dim)
+        self.downconv1 = Resample(32, 32, up=False)
+        self.enc2_1, self.enc2_2 = ResnetBlock(32, 32, embed_dim), ResnetBlock(32, 64, embed_dim)
+        self.downconv2 = Resample(64, 64, up=False)
+        self.bottleneck_1 = ResnetBlock(64, 64, embed_dim)
+        self.bottleneck_2 = ResnetBlock(64, 64, embed_dim)
+        self.upconv2 = Resample(64, 64, up=True)
+        self.dec2_1, self.dec2_2 = ResnetBlock(128, 64, embed_dim), ResnetBlock(64, 32, embed_dim)
+        self.upconv1 = Resample(32, 32, up=True)
+        self.dec1_1, self.dec1_2 = ResnetBlock(64, 32, embed_dim), ResnetBlock(32, 16, embed_dim)
+        self.norm_out = nn.GroupNorm(16, 16)
+        self.conv_out = nn.Conv2d(16, 1, 3, padding=1)
+
+    def forward(self, x, t):
+        e = self.embed(t)
+        x = self.conv_in(x)
+        enc1 = self.enc1_2(self.enc1_1(x, e), e)
+        enc2 = self.enc2_2(self.enc2_1(self.downconv1(enc1), e), e)
+        x = self.bottleneck_2(self.bottleneck_1(self.downconv2(enc2), e), e)
+        x = self.dec2_2(self.dec2_1(torch.cat([self.upconv2(x), enc2], 1), e), e)
+        x = self.dec1_2(self.dec1_1(torch.cat([self.upconv1(x), enc1], 1), e), e)
+        return self.conv_out(F.relu(self.norm_out(x)))
+
+
 def unet_forward_flops(model, batch):
     """2 x the multiply-adds of every Conv2d and Linear in one forward pass (as bench.cpp)."""
     macs = [0]
@@ -264,13 +347,19 @@ def toy_step():
 
 def unet_step():
     torch.manual_seed(0)
-    return training_step(UNet(), torch.randn(128, 1, 28, 28),
+    return training_step(DDPMUNet(), torch.randn(128, 1, 28, 28),
+                         torch.randint(0, 1000, (128,)).float(), torch.randn(128, 1, 28, 28))
+
+
+def mnist_unet_e_step():
+    torch.manual_seed(0)
+    return training_step(ResUNet(), torch.randn(128, 1, 28, 28),
                          torch.randint(0, 1000, (128,)).float(), torch.randn(128, 1, 28, 28))
 
 
 def unet_denoise():
     torch.manual_seed(0)
-    model = UNet()
+    model = DDPMUNet()
     x_t, t = torch.randn(64, 1, 28, 28), torch.randint(0, 1000, (64,)).float()
 
     def call():
@@ -312,11 +401,12 @@ WORKLOADS = {
     **norm_rows(128, 16, 28, 8),
     **norm_rows(128, 64, 7, 8),
     "toy step 3x512x512": (toy_step, 0),
-    "unet step b128": (unet_step, 3.0 * unet_forward_flops(UNet(), 128)),
-    "unet denoise b64": (unet_denoise, unet_forward_flops(UNet(), 64)),
+    "unet step b128": (unet_step, 3.0 * unet_forward_flops(DDPMUNet(), 128)),
+    "unet denoise b64": (unet_denoise, unet_forward_flops(DDPMUNet(), 64)),
+    "mnist unet E step b128": (mnist_unet_e_step, 3.0 * unet_forward_flops(ResUNet(), 128)),
 }
 # Rows whose peak memory is measured too (in a fresh process, as drift_bench does).
-MEMORY_ROWS = ["toy step 3x512x512", "unet step b128"]
+MEMORY_ROWS = ["toy step 3x512x512", "unet step b128", "mnist unet E step b128"]
 
 
 # ---- peak memory (the same method as bench.cpp's measure_memory_here) -----------------------
@@ -477,8 +567,10 @@ def main():
     # float32 convolutions with batch > 1 or large inputs; say what it really runs.
     mkldnn = torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
     print(f"oneDNN (mkldnn) available and enabled: {mkldnn}")
-    print(f"U-Net: {sum(p.numel() for p in UNet().parameters())} parameters, "
-          f"{3.0 * unet_forward_flops(UNet(), 128) / 1e9:.1f} GFLOP per training step at batch 128")
+    for label, model in (("DDPM U-Net", DDPMUNet()), ("chapter-4 (E) ResUNet", ResUNet())):
+        print(f"{label}: {sum(p.numel() for p in model.parameters())} parameters, "
+              f"{3.0 * unet_forward_flops(model, 128) / 1e9:.1f} GFLOP per training step at "
+              "batch 128")
     convs = conv_implementations()
     print(f"convolution ops in a U-Net training step: {', '.join(convs)}\n")
 

@@ -385,6 +385,36 @@ std::string LinearAttention2d::describe() const {
   return describe_attention("LinearAttention2d", channels, heads, dim_head);
 }
 
+// ---- PositionalEncoding ----------------------------------------------------------------------
+
+PositionalEncoding::PositionalEncoding(int64_t d_model_, int64_t max_len_)
+    : d_model(d_model_), max_len(max_len_) {
+  DRIFT_CHECK(d_model >= 2 && d_model % 2 == 0 && max_len >= 1,
+              "PositionalEncoding: d_model must be even and positive and max_len positive, got "
+              "d_model "
+                  << d_model << ", max_len " << max_len);
+  std::vector<float> table(static_cast<size_t>(max_len * d_model));
+  for (int64_t p = 0; p < max_len; ++p)
+    for (int64_t i = 0; i < d_model; i += 2) {
+      // columns i, i + 1 (i even): angle p · exp(i · (−ln 10000 / d_model)) = p · 10000^(−i /
+      // d_model)
+      const double angle = static_cast<double>(p) *
+                           std::exp(static_cast<double>(i) * (-std::log(10000.0) / d_model));
+      table[static_cast<size_t>(p * d_model + i)] = static_cast<float>(std::sin(angle));
+      table[static_cast<size_t>(p * d_model + i + 1)] = static_cast<float>(std::cos(angle));
+    }
+  pe = register_buffer("pe", from_vector(table, Shape{max_len, d_model}));
+}
+
+Tensor PositionalEncoding::forward(const Tensor& index) {
+  return in_layer(*this, [&] { return F::embedding(index, pe); });  // pe[index]
+}
+
+std::string PositionalEncoding::describe() const {
+  return "PositionalEncoding(" + std::to_string(d_model) + ", max_len=" + std::to_string(max_len) +
+         ")";
+}
+
 // ---- SinusoidalEmbedding ---------------------------------------------------------------------
 
 SinusoidalEmbedding::SinusoidalEmbedding(int64_t dim_) : dim(dim_) {

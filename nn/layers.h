@@ -230,6 +230,24 @@ class LinearAttention2d : public Module {
   std::shared_ptr<Sequential> to_out;
 };
 
+// The Transformer's position encoding as a fixed table (Vaswani et al. 2017, section 3.5), as
+// the tutorial's chapter-4 `PositionalEncoding` builds it: a buffer pe [max_len, d_model] with
+//   pe[p, 2i]     = sin(p · 10000^(-2i / d_model))
+//   pe[p, 2i + 1] = cos(p · 10000^(-2i / d_model))       i = 0 .. d_model/2 - 1
+// and forward = a row lookup: index (whole numbers in [0, max_len), any shape)
+// -> [*index.shape, d_model]. Not trained (no parameters; pe is saved with the state).
+// SinusoidalEmbedding below is the same idea with other conventions: sin and cos in two
+// halves instead of interleaved, and frequencies 10000^(-i / (half - 1)).
+class PositionalEncoding : public Module {
+ public:
+  explicit PositionalEncoding(int64_t d_model, int64_t max_len = 5000);
+  Tensor forward(const Tensor& index) override;
+  std::string describe() const override;
+
+  const int64_t d_model, max_len;
+  Tensor pe;  // [max_len, d_model], computed in double and rounded to float32
+};
+
 // The sinusoidal time-step embedding (F::sinusoidal_embedding): t [B] -> [B, dim].
 class SinusoidalEmbedding : public Module {
  public:

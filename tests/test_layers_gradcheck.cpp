@@ -1,6 +1,6 @@
 // test_layers_gradcheck.cpp — every nn functional op and layer against finite differences:
 // the gradients of the input AND of the weights/biases (autograd/gradcheck.h for functions;
-// module_gradcheck below for modules, whose parameters live inside the module).
+// tests/module_gradcheck.h for modules, whose parameters live inside the module).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include "nn/functional.h"
 #include "nn/layers.h"
 #include "tests/helpers.h"
+#include "tests/module_gradcheck.h"
 
 using namespace drift;
 namespace F = drift::nn::F;
@@ -37,26 +38,6 @@ Tensor distinct_values(const Shape& shape, uint64_t seed) {
   for (size_t i = 0; i < values.size(); ++i) shuffled[i] = values[order[i]];
   return from_vector(shuffled, shape).set_requires_grad(true);
 }
-
-// Finite-difference check of L = sum(w * forward(x)) with respect to x (when it requires
-// grad) and to every parameter of `module`: drift::gradcheck_targets, the engine of gradcheck.
-GradcheckResult module_gradcheck(nn::Module& module, const Tensor& x_in,
-                                 const std::function<Tensor(const Tensor&)>& forward) {
-  Tensor x = x_in.detach().clone().set_requires_grad(x_in.requires_grad());
-  std::vector<std::pair<std::string, Tensor>> targets;
-  if (x.requires_grad()) targets.emplace_back("input", x);
-  for (const auto& named : module.named_parameters()) targets.push_back(named);
-  GradcheckResult result = gradcheck_targets([&] { return forward(x); }, targets);
-  result.message = module.describe() + ": " + result.message;
-  return result;
-}
-
-#define CHECK_MODULE_GRADCHECK(module, x, forward)                   \
-  do {                                                               \
-    auto drift_result_ = module_gradcheck((module), (x), (forward)); \
-    INFO(drift_result_.message);                                     \
-    CHECK(drift_result_.ok);                                         \
-  } while (0)
 
 Tensor call(nn::Module& m, const Tensor& x) {
   return m.forward(x);

@@ -48,9 +48,13 @@ TinyUNet::TinyUNet(const TinyUNetConfig& config_, Generator* generator) : config
   DRIFT_CHECK(config.image_channels >= 1 && config.num_timesteps >= 1 && config.time_dim >= 1,
               "TinyUNet: image_channels, num_timesteps and time_dim must be >= 1");
 
-  time_embedding = register_module(
-      "time_embedding",
-      std::make_shared<nn::Embedding>(config.num_timesteps, config.time_dim, generator));
+  if (config.positional_encoding)
+    time_encoding = register_module("time_encoding", std::make_shared<nn::PositionalEncoding>(
+                                                         config.time_dim, config.num_timesteps));
+  else
+    time_embedding = register_module(
+        "time_embedding",
+        std::make_shared<nn::Embedding>(config.num_timesteps, config.time_dim, generator));
   // The lists hold the blocks under PyTorch ModuleList-style names: down.0.conv1.weight, ...
   // (a Sequential used only as a named container; its forward is never called).
   auto down_list = register_module("down", std::make_shared<nn::Sequential>());
@@ -95,8 +99,10 @@ Tensor TinyUNet::forward(const Tensor& x_t, const Tensor& t) {
   DRIFT_CHECK(t.defined() && t.numel() == x_t.size(0) && (t.ndim() == 1 || t.ndim() == 2),
               "TinyUNet: expected " << x_t.size(0) << " timesteps shaped [B] or [B, 1], got "
                                     << (t.defined() ? drift::describe(t) : "undefined"));
-  // One learned vector per timestep (the embedding checks every t is in [0, T)).
-  Tensor e = time_embedding->forward(reshape(t, {x_t.size(0)}));  // [B, time_dim]
+  // One vector per timestep, learned or fixed (the lookup checks every t is in [0, T)).
+  const Tensor steps = reshape(t, {x_t.size(0)});
+  Tensor e = time_encoding ? time_encoding->forward(steps)
+                           : time_embedding->forward(steps);  // [B, time_dim]
 
   std::vector<Tensor> skips;
   Tensor h = x_t;
@@ -117,7 +123,8 @@ Tensor TinyUNet::forward(const Tensor& x_t, const Tensor& t) {
 std::string TinyUNet::describe() const {
   std::ostringstream os;
   os << "TinyUNet(image_channels=" << config.image_channels << ", T=" << config.num_timesteps
-     << ", time_dim=" << config.time_dim << ", channels=";
+     << ", time_dim=" << config.time_dim
+     << (config.positional_encoding ? ", positional encoding" : "") << ", channels=";
   for (size_t l = 0; l < config.channels.size(); ++l) os << (l ? "/" : "") << config.channels[l];
   os << ")";
   return os.str();

@@ -2,6 +2,7 @@
 // the toy model, sees the whole picture and knows where each pixel is.
 //
 //   t ──Embedding(T, 16)── e                                     (a learned vector per step)
+//     (or, with positional_encoding: the fixed sin/cos table nn::PositionalEncoding(16, T))
 //
 //   x_t ─ block(C→16) ───────────────────────────────── cat ─ block(32→16) ─ 1x1 conv ─ ε̂
 //            │ max-pool 2x2                               │ ConvTranspose 2x2, stride 2
@@ -20,6 +21,9 @@
 // the fine detail of the same level. Every block adds the timestep's embedding, projected to
 // its channel count, to every pixel: the network knows how much noise to expect. The picture
 // side must be divisible by 2^(levels-1) (4 for the default 16/32/64).
+//
+// Chapter 4 trains it on MNIST as its model (A) (image_channels 1) and, with the fixed
+// positional encoding instead of the learned table, as (C): see mnist_unets.h.
 #pragma once
 
 #include <cstdint>
@@ -59,6 +63,10 @@ struct TinyUNetConfig {
   int64_t num_timesteps = 1000;                  // T: the embedding table has one row per step
   int64_t time_dim = 16;                         // the length of a step's embedding
   std::vector<int64_t> channels = {16, 32, 64};  // per level, top to bottom (>= 2 levels)
+  // How t becomes e: false = a learned Embedding(num_timesteps, time_dim) (chapter 3 (c),
+  // chapter 4 (A)); true = the fixed table nn::PositionalEncoding(time_dim, num_timesteps),
+  // nothing learned (chapter 4 (C)). time_dim must then be even.
+  bool positional_encoding = false;
 };
 
 class TinyUNet : public NoisePredictor {
@@ -75,7 +83,8 @@ class TinyUNet : public NoisePredictor {
   int64_t size_multiple() const;
 
   const TinyUNetConfig config;
-  std::shared_ptr<nn::Embedding> time_embedding;
+  std::shared_ptr<nn::Embedding> time_embedding;               // null with positional_encoding
+  std::shared_ptr<nn::PositionalEncoding> time_encoding;       // null without it
   std::vector<std::shared_ptr<TimeConvBlock>> down;            // levels 0..L-2, then pooled
   std::shared_ptr<TimeConvBlock> middle;                       // the bottom level
   std::vector<std::shared_ptr<nn::ConvTranspose2d>> upsample;  // level l+1 -> l

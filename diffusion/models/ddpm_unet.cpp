@@ -1,5 +1,5 @@
-// unet.cpp — the chapter-4 (E) U-Net (see unet.h for the architecture and its equations).
-#include "diffusion/models/unet.h"
+// ddpm_unet.cpp — the DDPM-style U-Net (see ddpm_unet.h for the architecture and its equations).
+#include "diffusion/models/ddpm_unet.h"
 
 #include <sstream>
 
@@ -12,14 +12,14 @@ namespace diffusion {
 
 namespace F = nn::F;
 
-// ---- ResBlock --------------------------------------------------------------------------------
+// ---- DDPMResBlock -------------------------------------------------------------------------------
 
-ResBlock::ResBlock(int64_t in_channels_, int64_t out_channels_, int64_t time_embedding_dim,
-                   int64_t groups, Generator* generator)
+DDPMResBlock::DDPMResBlock(int64_t in_channels_, int64_t out_channels_, int64_t time_embedding_dim,
+                           int64_t groups, Generator* generator)
     : in_channels(in_channels_), out_channels(out_channels_) {
   DRIFT_CHECK(in_channels % groups == 0 && out_channels % groups == 0,
-              "ResBlock: groups " << groups << " must divide the channels " << in_channels
-                                  << " -> " << out_channels);
+              "DDPMResBlock: groups " << groups << " must divide the channels " << in_channels
+                                      << " -> " << out_channels);
   // Registered in the order of the PyTorch module (bench/torch_reference.py).
   norm1 = register_module("norm1", std::make_shared<nn::GroupNorm>(groups, in_channels));
   conv1 = register_module("conv1", std::make_shared<nn::Conv2d>(in_channels, out_channels, 3, 1,
@@ -36,7 +36,7 @@ ResBlock::ResBlock(int64_t in_channels_, int64_t out_channels_, int64_t time_emb
 }
 
 // silu(norm(x)) runs as the fused F::group_norm_silu (same values; less memory and time).
-Tensor ResBlock::forward(const Tensor& x, const Tensor& time) {
+Tensor DDPMResBlock::forward(const Tensor& x, const Tensor& time) {
   const int64_t batch = x.size(0);
   auto norm_silu = [](const nn::GroupNorm& norm, const Tensor& input) {
     return F::group_norm_silu(input, norm.num_groups, norm.weight, norm.bias, norm.eps);
@@ -48,21 +48,21 @@ Tensor ResBlock::forward(const Tensor& x, const Tensor& time) {
   return h + (shortcut ? shortcut->forward(x) : x);
 }
 
-std::string ResBlock::describe() const {
+std::string DDPMResBlock::describe() const {
   std::ostringstream os;
-  os << "ResBlock(" << in_channels << ", " << out_channels << ")";
+  os << "DDPMResBlock(" << in_channels << ", " << out_channels << ")";
   return os.str();
 }
 
-// ---- levels ----------------------------------------------------------------------------------
+// ---- levels -------------------------------------------------------------------------------------
 
-DownLevel::DownLevel(int64_t in_channels, int64_t channels, const UNetConfig& config,
+DownLevel::DownLevel(int64_t in_channels, int64_t channels, const DDPMUNetConfig& config,
                      bool with_downsample, Generator* generator) {
-  blocks = register_module("blocks", std::make_shared<ModuleList<ResBlock>>());
+  blocks = register_module("blocks", std::make_shared<ModuleList<DDPMResBlock>>());
   for (int64_t b = 0; b < config.blocks_per_level; ++b)
-    blocks->push_back(std::make_shared<ResBlock>(b == 0 ? in_channels : channels, channels,
-                                                 config.time_embedding_dim, config.groups,
-                                                 generator));
+    blocks->push_back(std::make_shared<DDPMResBlock>(b == 0 ? in_channels : channels, channels,
+                                                     config.time_embedding_dim, config.groups,
+                                                     generator));
   if (with_downsample)
     downsample = register_module(
         "downsample",
@@ -70,13 +70,12 @@ DownLevel::DownLevel(int64_t in_channels, int64_t channels, const UNetConfig& co
 }
 
 UpLevel::UpLevel(int64_t in_channels, const std::vector<int64_t>& skip_channels, int64_t channels,
-                 int64_t next_channels, const UNetConfig& config, Generator* generator) {
-  blocks = register_module("blocks", std::make_shared<ModuleList<ResBlock>>());
+                 int64_t next_channels, const DDPMUNetConfig& config, Generator* generator) {
+  blocks = register_module("blocks", std::make_shared<ModuleList<DDPMResBlock>>());
   int64_t running = in_channels;
   for (int64_t skip : skip_channels) {
-    blocks->push_back(std::make_shared<ResBlock>(running + skip, channels,
-                                                 config.time_embedding_dim, config.groups,
-                                                 generator));
+    blocks->push_back(std::make_shared<DDPMResBlock>(
+        running + skip, channels, config.time_embedding_dim, config.groups, generator));
     running = channels;
   }
   if (next_channels > 0)
@@ -85,18 +84,18 @@ UpLevel::UpLevel(int64_t in_channels, const std::vector<int64_t>& skip_channels,
         std::make_shared<nn::Conv2d>(channels, next_channels, 3, 1, 1, 1, true, generator));
 }
 
-// ---- UNet ------------------------------------------------------------------------------------
+// ---- DDPMUNet -----------------------------------------------------------------------------------
 
-UNet::UNet(const UNetConfig& config_, Generator* generator) : config(config_) {
+DDPMUNet::DDPMUNet(const DDPMUNetConfig& config_, Generator* generator) : config(config_) {
   const std::vector<int64_t>& ch = config.channels;
   const int64_t levels = static_cast<int64_t>(ch.size());
   DRIFT_CHECK(levels >= 1 && config.blocks_per_level >= 1 && config.image_channels >= 1 &&
                   config.time_embedding_dim >= 1 && config.groups >= 1,
-              "UNet: need at least one level, one block per level, positive image channels, "
+              "DDPMUNet: need at least one level, one block per level, positive image channels, "
               "time embedding width and groups");
   for (int64_t c : ch)
     DRIFT_CHECK(c >= 1 && c % config.groups == 0,
-                "UNet: every channel count must be a positive multiple of groups ("
+                "DDPMUNet: every channel count must be a positive multiple of groups ("
                     << config.groups << "), got " << c);
 
   time_encoding = register_module(
@@ -139,18 +138,19 @@ UNet::UNet(const UNetConfig& config_, Generator* generator) : config(config_) {
                                                                       3, 1, 1, 1, true, generator));
 }
 
-Tensor UNet::forward(const Tensor& x_t, const Tensor& t) {
+Tensor DDPMUNet::forward(const Tensor& x_t, const Tensor& t) {
   const int64_t levels = static_cast<int64_t>(config.channels.size());
   const int64_t factor = int64_t(1) << (levels - 1);
   DRIFT_CHECK(x_t.defined() && x_t.ndim() == 4 && x_t.size(1) == config.image_channels &&
                   x_t.size(2) % factor == 0 && x_t.size(3) % factor == 0,
-              "UNet: expected x_t [B, " << config.image_channels << ", H, W] with H and W "
-                                        << "divisible by " << factor << ", got "
-                                        << (x_t.defined() ? drift::describe(x_t) : "undefined"));
+              "DDPMUNet: expected x_t [B, "
+                  << config.image_channels << ", H, W] with H and W "
+                  << "divisible by " << factor << ", got "
+                  << (x_t.defined() ? drift::describe(x_t) : "undefined"));
   const int64_t batch = x_t.size(0);
   DRIFT_CHECK(t.defined() && t.numel() == batch && (t.ndim() == 1 || t.ndim() == 2),
-              "UNet: expected " << batch << " timesteps shaped [B] or [B, 1], got "
-                                << (t.defined() ? drift::describe(t) : "undefined"));
+              "DDPMUNet: expected " << batch << " timesteps shaped [B] or [B, 1], got "
+                                    << (t.defined() ? drift::describe(t) : "undefined"));
   // The time embedding, shared by every block (activated once here, as DDPM's blocks do).
   const Tensor time = silu(time_mlp->forward(time_encoding->forward(reshape(t, {batch}))));
 
@@ -176,9 +176,9 @@ Tensor UNet::forward(const Tensor& x_t, const Tensor& t) {
                                               norm_out->bias, norm_out->eps));
 }
 
-std::string UNet::describe() const {
+std::string DDPMUNet::describe() const {
   std::ostringstream os;
-  os << "UNet(image_channels=" << config.image_channels << ", channels=[";
+  os << "DDPMUNet(image_channels=" << config.image_channels << ", channels=[";
   for (size_t i = 0; i < config.channels.size(); ++i)
     os << (i ? ", " : "") << config.channels[i];
   os << "], blocks_per_level=" << config.blocks_per_level

@@ -1,26 +1,31 @@
-// unet.h — the chapter-4 (E) U-Net noise predictor ε_θ(x_t, t) for 28x28 pictures (MNIST,
-// Fashion-MNIST), the model the tutorial's step-by-step progression ends with (its
-// chapter 4, models A–E): a fixed sinusoidal time encoding and a time MLP, ResNet blocks with GroupNorm,
-// stride-2 convolutions down, nearest upsampling + convolution up, skip connections.
+// ddpm_unet.h — a DDPM-style U-Net noise predictor ε_θ(x_t, t) for 28x28 pictures (MNIST,
+// Fashion-MNIST): the layout of Ho et al. 2020 (appendix B) scaled down — a sinusoidal time
+// encoding and a SiLU time MLP, two residual blocks per level with GroupNorm(8) and SiLU, a
+// skip from every block, stride-2 convolutions down, nearest upsampling + convolution up.
+//
+// It is NOT the tutorial's chapter-4 model (E): that one is ResUNet in mnist_unets.h (ReLU,
+// GroupNorm(16), a positional-encoding table of width 64, one skip per level). Both have
+// about the same size (557,585 against 558,753 parameters); this one came first, as drift's
+// benchmark model, and the "unet ..." rows of bench/ time it.
 //
 // With the default config (channels 16/32/64, two blocks per level) on 1 x 28 x 28:
 //
 //   t [B] --sinusoidal(16)--> Linear(16, 64) -> SiLU -> Linear(64, 64) -> SiLU = time [B, 64]
 //
 //   x [B, 1, 28, 28] -> conv_in 3x3 -> 16 @ 28x28
-//   down.0   ResBlock(16, 16)  ResBlock(16, 16)     each output kept as a skip    @ 28x28
+//   down.0   Res(16, 16)  Res(16, 16)         each output kept as a skip          @ 28x28
 //            downsample: conv 3x3 stride 2, 16 -> 16                              -> 14x14
-//   down.1   ResBlock(16, 32)  ResBlock(32, 32)                                   @ 14x14
+//   down.1   Res(16, 32)  Res(32, 32)                                             @ 14x14
 //            downsample 32 -> 32                                                  -> 7x7
-//   down.2   ResBlock(32, 64)  ResBlock(64, 64)                                   @ 7x7
-//   up.0     ResBlock(64 + 64, 64)  ResBlock(64 + 64, 64)   (skips of down.2, last first)
+//   down.2   Res(32, 64)  Res(64, 64)                                             @ 7x7
+//   up.0     Res(64 + 64, 64)  Res(64 + 64, 64)   (skips of down.2, last first)
 //            upsample: nearest x2, then conv 3x3 64 -> 32                         -> 14x14
-//   up.1     ResBlock(32 + 32, 32)  ResBlock(32 + 32, 32)   (skips of down.1)
+//   up.1     Res(32 + 32, 32)  Res(32 + 32, 32)   (skips of down.1)
 //            upsample: nearest x2, conv 3x3 32 -> 16                              -> 28x28
-//   up.2     ResBlock(16 + 16, 16)  ResBlock(16 + 16, 16)   (skips of down.0)
+//   up.2     Res(16 + 16, 16)  Res(16 + 16, 16)   (skips of down.0)
 //   out      GroupNorm -> SiLU -> conv_out 3x3, 16 -> 1  =  ε̂ [B, 1, 28, 28]
 //
-//   ResBlock(c_in, c_out), with time the shared embedding above (Ho et al. 2020, appendix B):
+//   Res(c_in, c_out) = DDPMResBlock, with time the shared embedding above:
 //     h = conv1( SiLU( norm1(x) ) )                       GroupNorm(groups, c_in), 3x3
 //     h = h + time_proj(time)  as [B, c_out, 1, 1]        one offset per channel and picture
 //     h = conv2( SiLU( norm2(h) ) )                       GroupNorm(groups, c_out), 3x3
@@ -28,7 +33,7 @@
 //
 // 557,585 parameters; one training step at batch 128 is ~48.7 GFLOP (2 flop per multiply-add
 // of the convolutions and linear layers, backward = 2x forward). Parameter names
-// (down.1.blocks.0.conv1.weight, ...) are those of the identical PyTorch module in
+// (down.1.blocks.0.conv1.weight, ...) are those of the identical PyTorch module DDPMUNet in
 // bench/torch_reference.py, so state dicts map 1:1.
 #pragma once
 
@@ -46,7 +51,7 @@
 namespace drift {
 namespace diffusion {
 
-struct UNetConfig {
+struct DDPMUNetConfig {
   int64_t image_channels = 1;             // 1 for MNIST / Fashion-MNIST, 3 for RGB
   std::vector<int64_t> channels = {16, 32, 64};  // per level; each level after the first halves H, W
   int64_t blocks_per_level = 2;           // ResBlocks per level, down and up
@@ -73,11 +78,11 @@ class ModuleList : public nn::Module {
   std::vector<std::shared_ptr<M>> items_;
 };
 
-// The residual block of the U-Net (see the top of this file).
-class ResBlock : public nn::Module {
+// The residual block of DDPMUNet (see the top of this file).
+class DDPMResBlock : public nn::Module {
  public:
-  ResBlock(int64_t in_channels, int64_t out_channels, int64_t time_embedding_dim, int64_t groups,
-           Generator* generator = nullptr);
+  DDPMResBlock(int64_t in_channels, int64_t out_channels, int64_t time_embedding_dim,
+               int64_t groups, Generator* generator = nullptr);
   // x [B, in_channels, H, W], time [B, time_embedding_dim]  ->  [B, out_channels, H, W]
   Tensor forward(const Tensor& x, const Tensor& time);
   using nn::Module::forward;
@@ -94,10 +99,10 @@ class ResBlock : public nn::Module {
 class DownLevel : public nn::Module {
  public:
   // in_channels -> channels (the first block changes the count), then channels -> channels.
-  DownLevel(int64_t in_channels, int64_t channels, const UNetConfig& config, bool with_downsample,
-            Generator* generator);
+  DownLevel(int64_t in_channels, int64_t channels, const DDPMUNetConfig& config,
+            bool with_downsample, Generator* generator);
   std::string describe() const override { return "DownLevel"; }
-  std::shared_ptr<ModuleList<ResBlock>> blocks;
+  std::shared_ptr<ModuleList<DDPMResBlock>> blocks;
   std::shared_ptr<nn::Conv2d> downsample;  // null at the bottom level
 };
 
@@ -108,15 +113,15 @@ class UpLevel : public nn::Module {
   // Block b sees the running features concatenated with skip_channels[b]; every block
   // outputs `channels`; upsample_conv (when next_channels > 0) maps them to next_channels.
   UpLevel(int64_t in_channels, const std::vector<int64_t>& skip_channels, int64_t channels,
-          int64_t next_channels, const UNetConfig& config, Generator* generator);
+          int64_t next_channels, const DDPMUNetConfig& config, Generator* generator);
   std::string describe() const override { return "UpLevel"; }
-  std::shared_ptr<ModuleList<ResBlock>> blocks;
+  std::shared_ptr<ModuleList<DDPMResBlock>> blocks;
   std::shared_ptr<nn::Conv2d> upsample_conv;  // null at the top level
 };
 
-class UNet : public NoisePredictor {
+class DDPMUNet : public NoisePredictor {
  public:
-  explicit UNet(const UNetConfig& config = {}, Generator* generator = nullptr);
+  explicit DDPMUNet(const DDPMUNetConfig& config = {}, Generator* generator = nullptr);
 
   // x_t [B, image_channels, H, W] with H, W divisible by 2^(levels-1); t [B] or [B, 1]
   // timesteps (whole numbers as float32)  ->  the predicted noise ε̂, shaped like x_t.
@@ -124,7 +129,7 @@ class UNet : public NoisePredictor {
   using NoisePredictor::forward;
   std::string describe() const override;
 
-  const UNetConfig config;
+  const DDPMUNetConfig config;
   std::shared_ptr<nn::SinusoidalEmbedding> time_encoding;
   std::shared_ptr<nn::Sequential> time_mlp;  // Linear, SiLU, Linear
   std::shared_ptr<nn::Conv2d> conv_in, conv_out;

@@ -1,4 +1,4 @@
-// test_unet.cpp — the diffusion models of diffusion/models/unet.h: the chapter-4 U-Net's
+// test_ddpm_unet.cpp — diffusion/models/ddpm_unet.h, the DDPM-style U-Net: its
 // architecture (shapes, parameter names and count), a gradient spot check by finite
 // differences, and that a training step reaches a steady state with no new allocations.
 #include <doctest/doctest.h>
@@ -7,15 +7,15 @@
 #include <string>
 
 #include "autograd/grad_mode.h"
-#include "diffusion/models/unet.h"
+#include "diffusion/models/ddpm_unet.h"
 #include "nn/optim.h"
 #include "tensor/cpu/cpu_backend.h"
 #include "tensor/error.h"
 #include "tests/helpers.h"
 
 using namespace drift;
-using diffusion::UNet;
-using diffusion::UNetConfig;
+using diffusion::DDPMUNet;
+using diffusion::DDPMUNetConfig;
 
 namespace {
 
@@ -32,7 +32,7 @@ bool has_parameter(const nn::Module& model, const std::string& name) {
   return false;
 }
 
-// Parameters of ResBlock(c_in, c_out) with time embedding width d (see unet.h).
+// Parameters of DDPMResBlock(c_in, c_out) with time embedding width d (see unet.h).
 int64_t resblock_parameters(int64_t c_in, int64_t c_out, int64_t d) {
   int64_t n = 2 * c_in + (9 * c_in * c_out + c_out) + (d * c_out + c_out) + 2 * c_out +
               (9 * c_out * c_out + c_out);
@@ -42,9 +42,9 @@ int64_t resblock_parameters(int64_t c_in, int64_t c_out, int64_t d) {
 
 }  // namespace
 
-TEST_CASE("UNet: the chapter-4 (E) architecture, parameter count and names") {
+TEST_CASE("DDPMUNet: the architecture, parameter count and names") {
   manual_seed(1);
-  UNet model;
+  DDPMUNet model;
   // Counted by hand from unet.h's diagram (16/32/64, two blocks per level, d = 64).
   const int64_t d = 64;
   int64_t expected = (16 * d + d) + (d * d + d)  // time MLP
@@ -73,10 +73,10 @@ TEST_CASE("UNet: the chapter-4 (E) architecture, parameter count and names") {
   CHECK(parameter(model, "up.1.upsample_conv.weight").shape() == Shape{16, 32, 3, 3});
 }
 
-TEST_CASE("UNet: output shaped like the input, for other configs too; t matters") {
+TEST_CASE("DDPMUNet: output shaped like the input, for other configs too; t matters") {
   manual_seed(2);
   {
-    UNet model;
+    DDPMUNet model;
     Tensor x = randn({2, 1, 28, 28});
     Tensor y = model.forward(x, from_vector({3.0f, 700.0f}, Shape{2}));
     CHECK(y.shape() == x.shape());
@@ -94,37 +94,37 @@ TEST_CASE("UNet: output shaped like the input, for other configs too; t matters"
     CHECK(different > 1e-2);
   }
   {
-    UNetConfig config;
+    DDPMUNetConfig config;
     config.image_channels = 3;
     config.channels = {8, 16};
     config.blocks_per_level = 1;
     config.time_embedding_dim = 32;
     config.groups = 4;
-    UNet model(config);
+    DDPMUNet model(config);
     Tensor x = randn({3, 3, 10, 6});
     CHECK(model.forward(x, from_vector({0.0f, 5.0f, 9.0f}, Shape{3, 1})).shape() == x.shape());
   }
 }
 
-TEST_CASE("UNet: errors name the problem") {
-  UNet model;
+TEST_CASE("DDPMUNet: errors name the problem") {
+  DDPMUNet model;
   CHECK_THROWS_WITH_AS(model.forward(randn({2, 1, 30, 28}), zeros({2})),
                        doctest::Contains("divisible by 4"), Error);
   CHECK_THROWS_WITH_AS(model.forward(randn({2, 3, 28, 28}), zeros({2})),
                        doctest::Contains("expected x_t [B, 1, H, W]"), Error);
   CHECK_THROWS_WITH_AS(model.forward(randn({2, 1, 28, 28}), zeros({3})),
                        doctest::Contains("expected 2 timesteps"), Error);
-  UNetConfig bad;
+  DDPMUNetConfig bad;
   bad.channels = {16, 20};
-  CHECK_THROWS_WITH_AS(UNet{bad}, doctest::Contains("multiple of groups"), Error);
+  CHECK_THROWS_WITH_AS(DDPMUNet{bad}, doctest::Contains("multiple of groups"), Error);
 }
 
-TEST_CASE("UNet: gradients of a few parameters agree with finite differences") {
-  // L = sum(UNet(x, t) * w) with fixed weights w; dL/dp from backward against
+TEST_CASE("DDPMUNet: gradients of a few parameters agree with finite differences") {
+  // L = sum(DDPMUNet(x, t) * w) with fixed weights w; dL/dp from backward against
   // (L(p + eps) - L(p - eps)) / (2 eps) for one element of parameters from every part of the
   // network (time MLP, first conv, a shortcut, a down and an up block, upsampling, output).
   manual_seed(3);
-  UNet model;
+  DDPMUNet model;
   Tensor x = randn({2, 1, 8, 8}), t = from_vector({10.0f, 400.0f}, Shape{2});
   Tensor w = randn({2, 1, 8, 8});
   auto loss = [&]() { return sum(model.forward(x, t) * w); };
@@ -158,15 +158,15 @@ TEST_CASE("UNet: gradients of a few parameters agree with finite differences") {
   }
 }
 
-TEST_CASE("UNet training step: no new allocations once warmed up") {
+TEST_CASE("DDPMUNet training step: no new allocations once warmed up") {
   // The caching allocator serves every tensor of a step from blocks freed by the step
   // before; after two warm-up steps (the first creates Adam's moments and the gradients), a
   // step must not ask the system for memory.
   manual_seed(4);
-  UNetConfig config;
+  DDPMUNetConfig config;
   config.channels = {8, 16};
   config.groups = 4;
-  UNet model(config);
+  DDPMUNet model(config);
   nn::Adam optimizer(model.parameters(), 1e-3);
   Tensor x = randn({4, 1, 8, 8}), t = randint(0, 1000, {4}), noise = randn({4, 1, 8, 8});
   auto step = [&] {
