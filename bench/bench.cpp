@@ -45,6 +45,7 @@
 #include "diffusion/models/ddpm_unet.h"
 #include "diffusion/models/mnist_unets.h"
 #include "diffusion/models/toy.h"
+#include "diffusion/tools/dataset.h"
 #include "nn/functional.h"
 #include "nn/layers.h"
 #include "nn/optim.h"
@@ -382,6 +383,28 @@ std::vector<Workload> workloads() {
       auto model = std::make_shared<diffusion::ResUNet>();
       return training_step(model, randn({128, 1, 28, 28}), randint(0, 1000, {128}),
                            randn({128, 1, 28, 28}));
+    };
+    rows.push_back(w);
+  }
+  {
+    // The chapter-4 data loader: one shuffled batch of 128 MNIST digits copied out of the
+    // 60,000 (one memcpy per picture), to set beside "unet step b128". Without MNIST on this
+    // machine it times a synthetic data set of the same size (the copy does not look at the
+    // pixels) and says so. The data is read in prepare, so --list stays instant.
+    Workload w;
+    w.name = "loader mnist b128";
+    w.shape = "128 of 60000 28x28, shuffled";
+    w.prepare = [] {
+      auto data = std::make_shared<diffusion::ImageDataset>();
+      try {
+        *data = diffusion::ImageDataset::load("mnist", "train");
+      } catch (const Error&) {
+        std::fprintf(stderr, "loader mnist b128: MNIST not found, timing synthetic data\n");
+        *data = diffusion::ImageDataset(zeros({60000, 1, 28, 28}), zeros({60000}), "synthetic");
+      }
+      auto loader =
+          std::make_shared<diffusion::DataLoader>(*data, diffusion::LoaderOptions{128, 0});
+      return std::function<void()>([data, loader] { diffusion::Batch batch = loader->next(); });
     };
     rows.push_back(w);
   }

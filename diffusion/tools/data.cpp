@@ -133,8 +133,15 @@ DataLocation find_data(const std::string& name, const std::vector<std::string>& 
       (root.empty() ? std::string("scripts") : root + "/scripts") + "/fetch-data.sh";
   std::string file_list;
   for (const std::string& file : files) file_list += (file_list.empty() ? "" : ", ") + file;
+  // Debian and Ubuntu package Fashion-MNIST: dataset-fashion-mnist installs the four files in
+  // /usr/share/datasets/fashion-mnist/, one of the system folders above.
+  const std::string package =
+      name == "fashion-mnist"
+          ? "; on Debian/Ubuntu also: sudo apt-get install dataset-fashion-mnist"
+          : "";
   DRIFT_FAIL("data: cannot find the " << name << " data (" << file_list << "). Tried: "
                                       << tried.str() << ". Get it with: " << fetch << " " << name
+                                      << " (or make data, for every data set)" << package
                                       << "  (or point --data DIR or DRIFT_DATA at a folder that "
                                          "holds "
                                       << name << "/)");

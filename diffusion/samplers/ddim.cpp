@@ -1,0 +1,107 @@
+// ddim.cpp — DDIM's reverse step and sampler (see ddim.h).
+#include "diffusion/samplers/ddim.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+#include "tensor/error.h"
+
+namespace drift {
+namespace diffusion {
+
+std::vector<int64_t> ddim_timesteps(int64_t T, int64_t num_steps) {
+  DRIFT_CHECK(T >= 1, "ddim_timesteps: T must be at least 1, got " << T);
+  DRIFT_CHECK(num_steps >= 1 && num_steps <= T,
+              "ddim_timesteps: num_steps must be in [1, " << T << "] (T), got " << num_steps);
+  std::vector<int64_t> ts;
+  ts.reserve(static_cast<size_t>(num_steps));
+  // τ_i = floor(i · T / S): S ≤ T makes them strictly increasing (steps ≥ 1 apart).
+  for (int64_t i = num_steps - 1; i >= 0; --i) ts.push_back(i * T / num_steps);
+  return ts;
+}
+
+DDIMSampler::DDIMSampler(const NoiseScheduler& scheduler, double eta)
+    : scheduler_(scheduler), eta_(eta) {
+  DRIFT_CHECK(
+      std::isfinite(eta) && eta >= 0.0 && eta <= 1.0,
+      "DDIMSampler: eta must be in [0, 1] (0 = deterministic, 1 = DDPM's noise), got " << eta);
+  // ᾱ_t = Π_{s≤t} (1 − β_s) in double from the scheduler's β: its float32 ᾱ would lose the
+  // small 1 − ᾱ_t/ᾱ_prev of neighbouring steps (σ² off by 1e-4 relative at η = 1).
+  double product = 1.0;
+  for (float beta : scheduler.betas.to_vector()) {
+    product *= 1.0 - static_cast<double>(beta);
+    alpha_bar_.push_back(product);
+  }
+}
+
+double DDIMSampler::alpha_bar(int64_t t) const {
+  return t < 0 ? 1.0 : alpha_bar_[static_cast<size_t>(t)];  // ᾱ_{-1} = 1: no noise at the end
+}
+
+double DDIMSampler::sigma(int64_t t, int64_t t_prev) const {
+  DRIFT_CHECK(t >= 0 && t < scheduler_.steps(),
+              "DDIMSampler: timestep " << t << " outside [0, " << scheduler_.steps() << ")");
+  DRIFT_CHECK(t_prev >= -1 && t_prev < t,
+              "DDIMSampler: t_prev must be in [-1, t) = [-1, " << t << "), got " << t_prev);
+  const double ab_t = alpha_bar(t), ab_prev = alpha_bar(t_prev);
+  // σ = η √((1−ᾱ_prev)/(1−ᾱ_t)) √(1−ᾱ_t/ᾱ_prev)                                 (eq. 16)
+  return eta_ * std::sqrt((1.0 - ab_prev) / (1.0 - ab_t)) *
+         std::sqrt(std::max(0.0, 1.0 - ab_t / ab_prev));
+}
+
+Tensor DDIMSampler::step_with_noise(const Tensor& eps_hat, int64_t t, int64_t t_prev,
+                                    const Tensor& x_t, const Tensor& z) const {
+  DRIFT_CHECK(eps_hat.defined() && x_t.defined(), "DDIMSampler::step: undefined input");
+  check_same_shape(eps_hat, x_t, "DDIMSampler::step (eps_hat and x_t)");
+  const double s = sigma(t, t_prev);  // checks t and t_prev
+  const double ab_t = alpha_bar(t), ab_prev = alpha_bar(t_prev);
+  // x̂_0 = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t                                     (eq. 12, "predicted x_0")
+  Tensor x0_hat = (x_t - eps_hat * static_cast<float>(std::sqrt(1.0 - ab_t))) *
+                  static_cast<float>(1.0 / std::sqrt(ab_t));
+  // √(1−ᾱ_prev−σ²) ε̂, "the direction pointing to x_t" (≥ 0 for η ≤ 1; max() for rounding)
+  const double dir = std::sqrt(std::max(0.0, 1.0 - ab_prev - s * s));
+  // x_{t_prev} = √ᾱ_prev x̂_0 + √(1−ᾱ_prev−σ²) ε̂ + σ z                             (eq. 12)
+  Tensor x_prev =
+      x0_hat * static_cast<float>(std::sqrt(ab_prev)) + eps_hat * static_cast<float>(dir);
+  if (s == 0.0) return x_prev;
+  DRIFT_CHECK(z.defined(), "DDIMSampler::step: σ = " << s << " > 0 needs the noise z");
+  check_same_shape(z, x_t, "DDIMSampler::step (z and x_t)");
+  return x_prev + z * static_cast<float>(s);
+}
+
+Tensor DDIMSampler::step(const Tensor& eps_hat, int64_t t, int64_t t_prev, const Tensor& x_t,
+                         Generator* generator) const {
+  DRIFT_CHECK(x_t.defined(), "DDIMSampler::step: x_t is undefined");
+  if (sigma(t, t_prev) == 0.0) return step_with_noise(eps_hat, t, t_prev, x_t, Tensor());
+  Tensor z = randn(x_t.shape(), x_t.device(), generator);  // z ~ N(0, I)
+  return step_with_noise(eps_hat, t, t_prev, x_t, z);
+}
+
+Tensor DDIMSampler::sample(NoisePredictor& model, const Shape& shape, int64_t num_steps,
+                           Generator* generator, const SampleCallback& on_step) const {
+  DRIFT_CHECK(shape.ndim() == 4 && shape.numel() > 0,
+              "ddim_sample: expected a shape [N, C, H, W], got " << shape);
+  const int64_t T = scheduler_.steps();
+  const std::vector<int64_t> ts = ddim_timesteps(T, num_steps);
+  NoGradGuard no_grad;                                      // sampling trains nothing: no graph
+  Tensor x = randn(shape, scheduler_.device(), generator);  // x_T ~ N(0, I)
+  if (on_step) on_step(T, x);
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const int64_t t = ts[i], t_prev = i + 1 < ts.size() ? ts[i + 1] : -1;
+    Tensor eps_hat = model.forward(x, scheduler_.timesteps(shape[0], t));  // ε_θ(x_t, t)
+    x = step(eps_hat, t, t_prev, x, generator);                            // x_{t_prev}
+    if (on_step) on_step(t_prev + 1, x);
+  }
+  return x;
+}
+
+Tensor ddim_sample(NoisePredictor& model, const NoiseScheduler& scheduler, const Shape& shape,
+                   int64_t num_steps, double eta, Generator* generator,
+                   const SampleCallback& on_step) {
+  return DDIMSampler(scheduler, eta).sample(model, shape, num_steps, generator, on_step);
+}
+
+}  // namespace diffusion
+}  // namespace drift
