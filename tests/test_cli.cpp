@@ -206,3 +206,15 @@ TEST_CASE("Cli: --kernels reference switches the CPU kernels to the plain refere
   fast.parse(3, const_cast<char**>(argv_fast));
   CHECK(drift::cpu::kernels() == drift::cpu::Kernels::Fast);
 }
+
+TEST_CASE("CLI: given() tells a flag set on the command line from its default") {
+  Cli cli("prog", "test");
+  cli.add_int("epochs", 10, "epochs");
+  cli.add_int("iterations", 1000, "iterations");
+  cli.add_switch("fast", "a switch");
+  REQUIRE(cli.try_parse({"--iterations", "1000", "--fast"}));
+  CHECK_FALSE(cli.given("epochs"));
+  CHECK(cli.given("iterations"));  // given, even though equal to the default
+  CHECK(cli.given("fast"));
+  CHECK_THROWS_AS(cli.given("nope"), Error);
+}

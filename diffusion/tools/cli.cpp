@@ -28,6 +28,7 @@ struct Cli::Flag {
   std::string string_value;
   std::vector<std::string> choices;
   bool switch_value = false;
+  bool given = false;             // set by the command line (not left at its default)
   std::string default_text;       // shown in the usage
   int64_t* int_target = nullptr;  // the common flags write straight into Cli's fields
   std::string* string_target = nullptr;
@@ -94,6 +95,12 @@ Cli::Flag& Cli::add_flag(const std::string& name, const std::string& help, bool 
   return flag;
 }
 
+bool Cli::given(const std::string& name) const {
+  for (const auto& flag : flags_)
+    if (flag->name == name) return flag->given;
+  DRIFT_FAIL("Cli::given: no flag --" << name);
+}
+
 Cli::Flag* Cli::find(const std::string& name) {
   for (auto& flag : flags_)
     if (flag->name == name) return flag.get();
@@ -154,6 +161,7 @@ bool& Cli::add_switch(const std::string& name, const std::string& help) {
 
 void Cli::set_value(Flag& flag, const std::string& value) {
   const std::string where = "--" + flag.name;
+  flag.given = true;
   switch (flag.kind) {
     case FlagKind::Int: {
       errno = 0;
@@ -228,7 +236,7 @@ bool Cli::try_parse(const std::vector<std::string>& args) {
     Flag* flag = find(name);
     if (!flag) throw CliError("unknown flag --" + name);
     if (flag->kind == FlagKind::Switch && !has_value) {
-      flag->switch_value = true;
+      flag->switch_value = flag->given = true;
       continue;
     }
     if (!has_value) {

@@ -88,6 +88,10 @@ class Cli {
   // makes after parse() (e.g. two flags that do not fit together).
   [[noreturn]] void usage_error(const std::string& message) const;
 
+  // True when the command line set --name (after parse): for a chapter whose default for
+  // one flag follows from another (--iterations from --epochs).
+  bool given(const std::string& name) const;
+
   std::string usage() const;
   const std::string& program() const { return program_; }
   // The command line parse() was given, each argument quoted where the shell needs it: what
