@@ -80,7 +80,7 @@ std::vector<double> sqrtm_psd(const std::vector<double>& a, int64_t n) {
   for (int64_t k = 0; k < n; ++k) {
     const double lambda = e.values[size_t(k)];
     DRIFT_CHECK(
-        lambda >= -1e-9 * largest - 1e-300,
+        lambda >= -1e-6 * largest - 1e-300,
         "sqrtm_psd: the matrix is not positive semi-definite (eigenvalue " << lambda << ")");
     root[size_t(k)] = std::sqrt(std::max(lambda, 0.0));  // rounding's tiny negatives -> 0
   }

@@ -23,7 +23,7 @@ struct SymmetricEigen {
 SymmetricEigen symmetric_eigen(const std::vector<double>& a, int64_t n);
 
 // The symmetric square root S = V diag(√λ) Vᵀ of a symmetric positive semi-definite A, so
-// S·S = A. Eigenvalues that rounding made slightly negative (above -1e-9 of the largest) are
+// S·S = A. Eigenvalues that rounding made slightly negative (above -1e-6 of the largest) are
 // taken as 0; a clearly negative one is an error.
 std::vector<double> sqrtm_psd(const std::vector<double>& a, int64_t n);
 
