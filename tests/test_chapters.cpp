@@ -500,3 +500,66 @@ TEST_CASE("chapter 3: help, usage mistakes and errors") {
     CHECK(cuda.err.find("03_sampling: error: device: 'cuda' was asked for") != std::string::npos);
   }
 }
+
+namespace {
+
+const std::string chapter4 = DRIFT_CHAPTER04;
+
+bool have_mnist() {
+  try {
+    find_dataset("mnist", "");
+    return true;
+  } catch (const Error& e) {
+    std::cout << "[skipped] MNIST not found: " << e.what() << "\n";
+    return false;
+  }
+}
+
+// A tiny chapter-4 run: 256 digits, batches of 16, T = 20, 64 samples scored.
+std::string tiny_chapter4(const std::string& out, int64_t iterations) {
+  return chapter4 + " --model C --limit 256 --batch 16 --steps 20 --fid-samples 64" +
+         " --ddim-steps 5 --classifier-epochs 1 --gif-frames 5 --log-every 2 --seed 2" +
+         " --iterations " + std::to_string(iterations) + " --out '" + out + "'";
+}
+
+}  // namespace
+
+TEST_CASE("chapter 4 end to end: trains, samples, animates, scores; --resume is exact") {
+  if (!have_mnist()) return;
+  test::TempDir dir("chapter4");
+  const std::string whole = dir.path("whole"), split = dir.path("split");
+  RunResult r = run(dir, tiny_chapter4(whole, 4));
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+  REQUIRE(r.status == 0);
+  CHECK(load_image(whole + "/samples.png").shape() == Shape{1, 8 * 30 + 2, 8 * 30 + 2});
+  CHECK(read_file(whole + "/reverse_process.gif").substr(0, 6) == "GIF89a");
+  CHECK(load_safetensors(whole + "/samples.safetensors").at("samples").shape() ==
+        Shape{64, 1, 28, 28});
+  const std::string fid = read_file(whole + "/fid.txt");
+  CHECK(fid.find("FID") != std::string::npos);
+  CHECK(fid.find("classes: 0 ") != std::string::npos);
+  CHECK(std::filesystem::exists(dir.path("fid_classifier_mnist_limit256.safetensors")));
+  CHECK(r.out.find("test accuracy") != std::string::npos);
+  CHECK(std::filesystem::exists(whole + "/index.html"));
+
+  // 2 steps, then --resume to 4: the same weights bit for bit (the loader continues at batch 2)
+  REQUIRE(run(dir, tiny_chapter4(split, 2) + " --fid-samples 0").status == 0);
+  RunResult resumed = run(dir, tiny_chapter4(split, 4) + " --fid-samples 0 --resume");
+  REQUIRE(resumed.status == 0);
+  SafetensorsData expected = load_safetensors(whole + "/model_C.safetensors");
+  SafetensorsData got = load_safetensors(split + "/model_C.safetensors");
+  for (const auto& [name, tensor] : expected.tensors) {
+    INFO(name);
+    CHECK(max(abs(got.at(name) - tensor)).item() == 0.0f);
+  }
+}
+
+TEST_CASE("chapter 4: usage mistakes") {
+  test::TempDir dir("chapter4-usage");
+  RunResult both = run(dir, chapter4 + " --epochs 1 --iterations 5 --out '" + dir.str() + "'");
+  CHECK(both.status == 2);
+  CHECK(both.err.find("give --epochs or --iterations, not both") != std::string::npos);
+  RunResult model = run(dir, chapter4 + " --model B");
+  CHECK(model.status == 2);
+  CHECK(model.err.find("--model") != std::string::npos);
+}

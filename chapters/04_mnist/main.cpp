@@ -125,7 +125,7 @@ int run(int argc, char** argv) {
                                     "ddim, and always the FID's samples)",
                                     1, 100000);
   int64_t& fid_samples =
-      cli.add_int("fid-samples", 1000, "samples the FID is computed from (0: no FID)", 0, 60000);
+      cli.add_int("fid-samples", 1000, "samples the FID is computed from (0: no FID)", 0, 10000);
   int64_t& classifier_epochs = cli.add_int(
       "classifier-epochs", 2, "epochs of the FID classifier's one-time training", 1, 100);
   int64_t& gif_frames = cli.add_int("gif-frames", 40, "frames of the animation", 2, 1000);
@@ -216,14 +216,14 @@ int run(int argc, char** argv) {
     save_safetensors(out + "/samples.safetensors", {{"samples", samples.cpu()}}, settings);
     std::printf("    -> %s/samples.safetensors (%lld samples [N, 1, 28, 28] in [-1, 1])\n",
                 out.c_str(), static_cast<long long>(fid_samples));
-    // the classifier is trained once per data set and kept beside the chapter's outputs
+    // the classifier is trained once per data set (and --limit) and kept beside the outputs
     const ImageDataset test = ImageDataset::load(dataset, "test", search);
-    const ImageDataset reference = limit > 0 ? ImageDataset::load(dataset, "train", search) : train;
+    const std::string name = dataset + (limit > 0 ? "_limit" + std::to_string(limit) : "");
     std::unique_ptr<FidClassifier> classifier = load_or_train_fid_classifier(
-        beside_output_dir(out, "fid_classifier_" + dataset + ".safetensors"), dataset, reference,
-        test, classifier_epochs);
-    const FidReport report = fid_report(*classifier, samples, reference, test,
-                                        std::min<int64_t>(10000, reference.size()), dataset);
+        beside_output_dir(out, "fid_classifier_" + name + ".safetensors"), dataset, train, test,
+        classifier_epochs);
+    const FidReport report = fid_report(*classifier, samples, train, test,
+                                        std::min<int64_t>(10000, train.size()), dataset);
     std::printf("%s", report.describe().c_str());
     write_file_atomically(out + "/fid.txt", report.describe());
     page.file("fid.txt", "the FID report");
