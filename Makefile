@@ -4,7 +4,7 @@
 #   make test       install missing deps, build, run every test (doctest via CTest)
 #   make deps       install missing Debian packages (or print the apt-get line)
 #   make data       fill data/ with the data sets (copies ../shared/data, or downloads)
-#   make demo       install missing deps, build, run chapters 1 -> 2 -> 3 into out/ (about 2 min)
+#   make demo       install missing deps, build, run chapters 1 -> 4 into out/ (about 5 min)
 #   make bench      drift_bench next to PyTorch on this machine (bench/run.sh; BENCHMARKS.md)
 #   make clean      remove the build directory
 #

@@ -275,3 +275,26 @@ TEST_CASE("NormConvBlock and ResnetBlock: gradients of the input and every param
     CHECK(found);
   }
 }
+
+TEST_CASE("chapter-4 U-Nets: sampling's forward (no graph, batch 64) equals training's") {
+  // Samplers run the model under NoGradGuard and with other batch sizes than training: the
+  // noise prediction of a picture must not depend on either.
+  for (const std::string& name : mnist_unet_names()) {
+    INFO("model " << name);
+    Generator gen(4);
+    std::unique_ptr<NoisePredictor> model = make_mnist_unet(name, &gen);
+    const Tensor x = randn({64, 1, 28, 28}, Device::cpu(), &gen);
+    std::vector<float> steps;
+    for (int i = 0; i < 64; ++i) steps.push_back(float((i * 367) % 1000));
+    const Tensor t_whole = from_vector(steps);
+    Tensor with_graph = model->forward(x, t_whole);
+    Tensor without;
+    {
+      NoGradGuard no_grad;
+      without = model->forward(x, t_whole);
+    }
+    CHECK_CLOSE(without, with_graph.detach(), 1e-6, 1e-5);
+    Tensor first_two = model->forward(slice(x, 0, 0, 2), slice(t_whole, 0, 0, 2));
+    CHECK_CLOSE(first_two.detach(), slice(with_graph, 0, 0, 2).detach(), 1e-5, 1e-4);
+  }
+}
