@@ -24,6 +24,7 @@
 //       ./build/chapters/04_mnist --help                 (every flag, with the tutorial's values)
 // The lecture companion is chapters/04_mnist/README.md.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -99,6 +100,31 @@ Tensor sample_ddim(NoisePredictor& model, const NoiseScheduler& scheduler, int64
   }
   progress.finish();
   return cat(parts, 0);
+}
+
+// ---- can the model see the brightness? ----------------------------------------------------------
+
+// Shift every pixel of x_t by c: the noise that explains x_t + c grows by c / √(1-ᾱ_t) in
+// every pixel, so a model that can correct a drift in brightness must raise the mean of ε̂ by
+// about that much. Prints, for a few t, how much of the needed change the mean of ε̂ makes.
+void brightness_response(NoisePredictor& model, const NoiseScheduler& scheduler,
+                         const ImageDataset& test, Generator* gen) {
+  NoGradGuard no_grad;
+  const Tensor x0 = slice(test.images(), 0, 0, 64).to(scheduler.device());
+  const std::vector<float> ab = scheduler.alpha_bar.to_vector();
+  const float c = 0.3f;
+  std::printf(
+      "\nBrightness: x_t + %.1f everywhere; the share of the needed rise in mean(eps_hat)\n",
+      double(c));
+  for (int64_t t : {scheduler.steps() / 50, scheduler.steps() / 5, 3 * scheduler.steps() / 5}) {
+    const Tensor steps = scheduler.timesteps(64, t);
+    const Tensor x_t = scheduler.add_noise(x0, randn(x0.shape(), x0.device(), gen), steps);
+    const double rise =
+        mean(model.forward(x_t + c, steps)).item() - mean(model.forward(x_t, steps)).item();
+    const double needed = c / std::sqrt(1.0 - ab[size_t(t)]);
+    std::printf("    t = %4lld: mean(eps_hat) rises by %.4f of the %.4f needed (%.0f%%)\n",
+                static_cast<long long>(t), rise, needed, 100.0 * rise / needed);
+  }
 }
 
 }  // namespace
@@ -228,6 +254,7 @@ int run(int argc, char** argv) {
     write_file_atomically(out + "/fid.txt", report.describe());
     page.file("fid.txt", "the FID report");
   }
+  brightness_response(*model, scheduler, ImageDataset::load(dataset, "test", search, 64), &gen);
   write_chapter_page(page, out);
   return 0;
 }
