@@ -184,6 +184,29 @@ TEST_CASE("image files: clear errors") {
   CHECK_THROWS_WITH_AS(
       load_image(dir.path("corrupt.jpg")),
       doctest::Contains(("cannot decode '" + dir.path("corrupt.jpg") + "'").c_str()), Error);
+  {
+    // A valid PNG signature and IHDR chunk claiming 20000 x 20000 pixels (stb itself
+    // would allocate the 400 M pixels), nothing after.
+    // clang-format off
+    const unsigned char header[] = {
+        0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n',  // the signature
+        0, 0, 0, 13, 'I', 'H', 'D', 'R',               // the IHDR chunk, 13 bytes:
+        0, 0, 0x4E, 0x20, 0, 0, 0x4E, 0x20,            // width 20000, height 20000
+        8, 0, 0, 0, 0,                                 // 8-bit grey
+        0, 0, 0, 0};                                   // CRC (stb does not check it)
+    // clang-format on
+    std::ofstream f(dir.path("huge.png"), std::ios::binary);
+    f.write(reinterpret_cast<const char*>(header), sizeof header);
+  }
+  CHECK_THROWS_WITH_AS(load_image(dir.path("huge.png")),
+                       doctest::Contains("is 20000 x 20000 pixels, larger than load_image accepts"),
+                       Error);
+  {
+    std::ofstream f(dir.path("picture.bmp"), std::ios::binary);
+    f << "BM" << std::string(60, '\0');  // a format the project does not decode
+  }
+  CHECK_THROWS_WITH_AS(load_image(dir.path("picture.bmp")), doctest::Contains("cannot decode"),
+                       Error);
   CHECK_THROWS_WITH_AS(save_png(dir.path("nowhere/x.png"), zeros({1, 2, 2})),
                        doctest::Contains("does not exist"), Error);
   CHECK_THROWS_WITH_AS(save_png(dir.path("x.png"), zeros({5, 2, 2})),

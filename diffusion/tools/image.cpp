@@ -53,6 +53,9 @@ Shape image_shape(const ImageDims& d, int64_t c, int64_t h, int64_t w) {
 
 // ---- files -----------------------------------------------------------------------------------
 
+constexpr int kMaxImageSide = 16384;                   // a 16k photograph still loads
+constexpr int64_t kMaxImagePixels = int64_t(1) << 28;  // 268 M pixels: 1 GB as floats
+
 Tensor load_image(const std::string& path, int channels) {
   DRIFT_CHECK(channels == 0 || channels == 1 || channels == 3 || channels == 4,
               "load_image: channels must be 0 (as stored), 1, 3 or 4, got " << channels);
@@ -61,6 +64,17 @@ Tensor load_image(const std::string& path, int channels) {
               "load_image: no such file: '" << path << "'");
   int width = 0, height = 0, stored_channels = 0;
   stb_clear_failure_reason();
+  // The header first: a file that claims 100000 x 100000 pixels is refused before stb
+  // allocates anything for it.
+  DRIFT_CHECK(stbi_info(path.c_str(), &width, &height, &stored_channels),
+              "load_image: cannot decode '"
+                  << path << "': " << stb_failure_reason_or("not a PNG, JPEG or GIF"));
+  DRIFT_CHECK(width <= kMaxImageSide && height <= kMaxImageSide &&
+                  int64_t(width) * height <= kMaxImagePixels,
+              "load_image: '" << path << "' is " << width << " x " << height
+                              << " pixels, larger than load_image accepts (at most "
+                              << kMaxImageSide << " per side and " << kMaxImagePixels
+                              << " pixels)");
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load(path.c_str(), &width, &height, &stored_channels, channels), stbi_image_free);
   DRIFT_CHECK(pixels != nullptr, "load_image: cannot decode '"

@@ -14,6 +14,11 @@
 #endif
 
 #define STB_IMAGE_IMPLEMENTATION
+// Only the formats the project reads (pictures, the GIF test's decoder): less code that a
+// hostile file can reach.
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_GIF
 #define STBI_FAILURE_USERMSG  // stbi_failure_reason() says "Corrupt JPEG" rather than "huff"
 #include <stb/stb_image.h>
 
