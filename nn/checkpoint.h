@@ -5,7 +5,8 @@
 // previous file intact):
 //
 // * Weights: the module's state dict under its own dotted names ("down.0.conv.weight"),
-//   float32, metadata {"format": "pt"}. In PyTorch:
+//   float32, metadata {"format": "pt"}. In PyTorch (the `safetensors` package; our tests use
+//   a writer of our own to the same specification, see tensor/io/safetensors.h):
 //       model.load_state_dict(safetensors.torch.load_file("model.safetensors"))
 //   and the other way round: a file PyTorch saved from a model with the same names loads here.
 //

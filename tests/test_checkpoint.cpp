@@ -156,7 +156,7 @@ TEST_CASE("weights round trip under the module's own names") {
   std::remove(path.c_str());
 }
 
-TEST_CASE("a weights file written by Python loads into the model") {
+TEST_CASE("a weights file from our Python writer (a PyTorch state dict) loads into the model") {
   test::TinyMLP model;
   nn::load_weights(std::string(DRIFT_FIXTURE_DIR) + "/tiny_mlp.safetensors", model);
   const SafetensorsData& fx = test::fixture("optim");

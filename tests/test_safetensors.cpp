@@ -1,4 +1,5 @@
-// test_safetensors.cpp — the checkpoint format: round trips, files written by Python, and
+// test_safetensors.cpp — the checkpoint format: round trips, files written by our Python writer
+// (tests/fixtures/fixturelib.py, to the specification; not the safetensors library), and
 // every kind of corrupt file rejected with a message naming the problem.
 #include <doctest/doctest.h>
 #include <unistd.h>
@@ -43,7 +44,7 @@ TEST_CASE("safetensors round trip keeps names, shapes, values and metadata") {
   std::remove(path.c_str());
 }
 
-TEST_CASE("a safetensors file written by Python loads (F32, F16, BF16, F64)") {
+TEST_CASE("a safetensors file from our Python writer loads (F32, F16, BF16, F64)") {
   const SafetensorsData& d = test::fixture("python_written");
   CHECK(d.metadata.at("writer") == "tests/fixtures/generate.py");
   std::vector<float> expected = {0.0f, 1.0f, -2.5f, 65504.0f, 1.0f / 3.0f, 6.103515625e-05f};
