@@ -53,9 +53,9 @@ TEST_CASE("creation functions") {
 TEST_CASE("errors name the op, shapes and devices") {
   CHECK_THROWS_WITH_AS(from_vector({1, 2, 3}, {2, 2}),
                        doctest::Contains("from_vector: 3 values do not fill shape [2, 2]"), Error);
-  CHECK_THROWS_WITH_AS(zeros({2, 2}).item(),
-                       doctest::Contains("item: expected a tensor with one element, got shape [2, 2]"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      zeros({2, 2}).item(),
+      doctest::Contains("item: expected a tensor with one element, got shape [2, 2]"), Error);
   CHECK_THROWS_WITH_AS(zeros({2, 2}).at({2, 0}), doctest::Contains("out of range"), Error);
   CHECK_THROWS_WITH_AS(Tensor().shape(), doctest::Contains("undefined"), Error);
   CHECK_THROWS_WITH_AS(Device::parse("tpu"), doctest::Contains("unknown device 'tpu'"), Error);
@@ -70,8 +70,8 @@ TEST_CASE("views share storage, clone and detach") {
   CHECK(c.data() != a.data());
   CHECK(c.to_vector() == a.to_vector());
   a.fill_(1.0f);
-  CHECK(v.at({1, 2}) == 1.0f);   // the view sees the write
-  CHECK(c.at({5}) == 5.0f);      // the clone does not
+  CHECK(v.at({1, 2}) == 1.0f);  // the view sees the write
+  CHECK(c.at({5}) == 5.0f);     // the clone does not
   Tensor w = ones({2}).set_requires_grad();
   Tensor d = w.detach();
   CHECK_FALSE(d.requires_grad());
@@ -134,4 +134,13 @@ Tensor& static_tensor() {
 TEST_CASE("a static tensor may outlive main()") {
   static_tensor() = randn({64, 64});
   CHECK(static_tensor().numel() == 4096);
+}
+
+TEST_CASE("a tensor that does not fit in memory is one clear error, not a crash") {
+  // 2^46 floats = 256 TiB: more than a 64-bit process can even address (128 TiB), so it fails
+  // at once whatever the kernel's overcommit policy.
+  CHECK_THROWS_WITH_AS(
+      zeros({int64_t(1) << 46}),
+      doctest::Contains("cpu: out of memory allocating 281474976710656 bytes (262144 GiB)"), Error);
+  CHECK(zeros({4}).numel() == 4);  // and the allocator still works afterwards
 }

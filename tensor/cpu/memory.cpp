@@ -36,7 +36,9 @@ BlockCache& block_cache() {
   return *cache;
 }
 
-size_t rounded(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
+size_t rounded(size_t bytes) {
+  return (bytes + kAlignment - 1) / kAlignment * kAlignment;
+}
 
 }  // namespace
 
@@ -82,7 +84,9 @@ void* CpuBackend::allocate(size_t bytes) {
     cpu_empty_cache();  // give cached blocks back and try once more
     ptr = std::aligned_alloc(kAlignment, size);
   }
-  DRIFT_CHECK(ptr != nullptr, "cpu: out of memory allocating " << bytes << " bytes");
+  DRIFT_CHECK(ptr != nullptr, "cpu: out of memory allocating "
+                                  << bytes << " bytes (" << double(bytes) / double(1 << 30)
+                                  << " GiB): a smaller batch or picture would fit");
   return ptr;
 }
 
@@ -122,9 +126,8 @@ void CpuBackend::copy(float* dst, const float* src, int64_t n) {
 }
 
 void CpuBackend::fill(float* dst, int64_t n, float value) {
-  parallel_chunks(n, int64_t(1) << 16, [&](int64_t begin, int64_t end) {
-    std::fill(dst + begin, dst + end, value);
-  });
+  parallel_chunks(n, int64_t(1) << 16,
+                  [&](int64_t begin, int64_t end) { std::fill(dst + begin, dst + end, value); });
 }
 
 void CpuBackend::axpby(float alpha, const float* a, float beta, const float* b, float* out,
