@@ -130,16 +130,20 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
   // Fresh leaves, so the caller's tensors are never modified and never receive gradients.
   std::vector<Tensor> leaves;
   std::vector<std::pair<std::string, Tensor>> targets;
+  std::vector<int> input_of_target;  // the checked inputs' positions among all inputs
   for (size_t k = 0; k < inputs.size(); ++k) {
     DRIFT_CHECK(inputs[k].defined(), "gradcheck: input " << k << " is undefined");
     Tensor leaf = inputs[k].detach().clone();
     leaf.set_requires_grad(inputs[k].requires_grad());
     leaves.push_back(leaf);
-    if (leaf.requires_grad()) targets.emplace_back("input " + std::to_string(k), leaf);
+    if (leaf.requires_grad()) {
+      targets.emplace_back("input " + std::to_string(k), leaf);
+      input_of_target.push_back(static_cast<int>(k));
+    }
   }
   GradcheckResult result = gradcheck_targets([&] { return fn(leaves); }, targets, options);
   // worst_input counts all inputs, not only the checked ones
-  if (result.worst_input >= 0) result.worst_input = std::stoi(result.worst_name.substr(6));
+  if (result.worst_input >= 0) result.worst_input = input_of_target[size_t(result.worst_input)];
   return result;
 }
 
