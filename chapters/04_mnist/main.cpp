@@ -26,7 +26,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -235,6 +234,7 @@ int run(int argc, char** argv) {
   page.figure("loss_history.svg", "the training loss");
 
   // ---- how good are they? FID against the training pictures -----------------------------------
+  const ImageDataset test = ImageDataset::load(dataset, "test", search);  // held out, 10,000
   if (fid_samples > 0) {
     std::printf("\nScoring: FID of %lld samples (DDIM, %lld steps)\n",
                 static_cast<long long>(fid_samples), static_cast<long long>(ddim_steps));
@@ -243,18 +243,18 @@ int run(int argc, char** argv) {
     std::printf("    -> %s/samples.safetensors (%lld samples [N, 1, 28, 28] in [-1, 1])\n",
                 out.c_str(), static_cast<long long>(fid_samples));
     // the classifier is trained once per data set (and --limit) and kept beside the outputs
-    const ImageDataset test = ImageDataset::load(dataset, "test", search);
     const std::string name = dataset + (limit > 0 ? "_limit" + std::to_string(limit) : "");
     std::unique_ptr<FidClassifier> classifier = load_or_train_fid_classifier(
         beside_output_dir(out, "fid_classifier_" + name + ".safetensors"), dataset, train, test,
         classifier_epochs);
     const FidReport report = fid_report(*classifier, samples, train, test,
                                         std::min<int64_t>(10000, train.size()), dataset);
-    std::printf("%s", report.describe().c_str());
-    write_file_atomically(out + "/fid.txt", report.describe());
+    const std::string text = report.describe();
+    std::printf("%s", text.c_str());
+    write_file_atomically(out + "/fid.txt", text);
     page.file("fid.txt", "the FID report");
   }
-  brightness_response(*model, scheduler, ImageDataset::load(dataset, "test", search, 64), &gen);
+  brightness_response(*model, scheduler, test, &gen);
   write_chapter_page(page, out);
   return 0;
 }
