@@ -85,14 +85,11 @@ Tensor first(const ImageDataset& data, int64_t n) {
 }  // namespace
 
 double classifier_accuracy(FidClassifier& classifier, const ImageDataset& data) {
-  NoGradGuard no_grad;
+  std::vector<float> confidence;
+  std::vector<int64_t> label;
+  features_of(classifier, data.images(), &confidence, &label);  // the same batched pass
   int64_t right = 0;
-  for (int64_t start = 0; start < data.size(); start += 500) {
-    const int64_t end = std::min(data.size(), start + 500);
-    const std::vector<float> cls =
-        argmax(classifier.forward(slice(data.images(), 0, start, end)), 1).to_vector();
-    for (int64_t i = start; i < end; ++i) right += int64_t(cls[size_t(i - start)]) == data.label(i);
-  }
+  for (int64_t i = 0; i < data.size(); ++i) right += label[size_t(i)] == data.label(i);
   return double(right) / double(data.size());
 }
 
