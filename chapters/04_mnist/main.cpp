@@ -101,6 +101,39 @@ Tensor sample_ddim(NoisePredictor& model, const NoiseScheduler& scheduler, int64
   return cat(parts, 0);
 }
 
+// ---- how good are they? ----------------------------------------------------------------------
+
+// The FID report of `samples` [N, 1, 28, 28] in [-1, 1] against the training pictures, with
+// the held-out test pictures as the floor; the classifier is trained once per data set (and
+// --limit) and kept beside the outputs. Prints the report and writes it to out/fid.txt.
+void score(const Tensor& samples, const std::string& dataset, int64_t limit,
+           const ImageDataset& train, const ImageDataset& test, int64_t classifier_epochs,
+           const std::string& out, IndexPage& page) {
+  const std::string name = dataset + (limit > 0 ? "_limit" + std::to_string(limit) : "");
+  std::unique_ptr<FidClassifier> classifier = load_or_train_fid_classifier(
+      beside_output_dir(out, "fid_classifier_" + name + ".safetensors"), dataset, train, test,
+      classifier_epochs);
+  const FidReport report = fid_report(*classifier, samples, train, test,
+                                      std::min<int64_t>(10000, train.size()), dataset);
+  const std::string text = report.describe();
+  std::printf("%s", text.c_str());
+  write_file_atomically(out + "/fid.txt", text);
+  page.file("fid.txt", "the FID report");
+}
+
+// Samples made elsewhere (bench/torch_fashion_10min.py): the file's one tensor [N, 1, 28, 28].
+Tensor load_samples(const std::string& path) {
+  const SafetensorsData file = load_safetensors(path);
+  DRIFT_CHECK(file.tensors.size() == 1, "--score " << path << ": expected one tensor, found "
+                                                   << file.tensors.size());
+  const Tensor& samples = file.tensors[0].second;
+  DRIFT_CHECK(samples.ndim() == 4 && samples.size(0) >= 2 && samples.size(1) == 1 &&
+                  samples.size(2) == 28 && samples.size(3) == 28,
+              "--score " << path << ": expected samples [N >= 2, 1, 28, 28], found "
+                         << samples.shape());
+  return samples;
+}
+
 // ---- can the model see the brightness? ----------------------------------------------------------
 
 // Shift every pixel of x_t by c: the noise that explains x_t + c grows by c / √(1-ᾱ_t) in
@@ -135,6 +168,9 @@ int run(int argc, char** argv) {
           "process, and scores the samples with the FID of a small classifier trained here.");
   std::string& model_name =
       cli.add_choice("model", "E", mnist_unet_names(), "the U-Net of the tutorial's progression");
+  int64_t& channels =
+      cli.add_int("channels", 16, "channels of the top level (2x and 4x below)", 1, 1024);
+  int64_t& groups = cli.add_int("groups", 16, "GroupNorm groups of D and E (divide channels)", 1, 1024);
   std::string& dataset =
       cli.add_choice("dataset", "mnist", {"mnist", "fashion-mnist"}, "the training pictures");
   int64_t& batch = cli.add_int("batch", 128, "pictures per training step", 1, 4096);
@@ -153,6 +189,8 @@ int run(int argc, char** argv) {
       cli.add_int("fid-samples", 1000, "samples the FID is computed from (0: no FID)", 0, 10000);
   int64_t& classifier_epochs = cli.add_int(
       "classifier-epochs", 2, "epochs of the FID classifier's one-time training", 1, 100);
+  std::string& score_file = cli.add_string(
+      "score", "", "score samples from a file instead of training ([N, 1, 28, 28] safetensors)");
   int64_t& gif_frames = cli.add_int("gif-frames", 40, "frames of the animation", 2, 1000);
   ScheduleFlags schedule(cli, {1000, 1e-4, 0.02});  // the tutorial's T and linear betas
   TrainingOptions defaults;
@@ -162,6 +200,11 @@ int run(int argc, char** argv) {
   TrainingFlags training(cli, defaults);
   cli.parse(argc, argv);
   schedule.check(cli);
+  if (cli.given("groups") && model_name != "D" && model_name != "E")
+    cli.usage_error("--groups: model " + model_name + " has no GroupNorm (D and E have)");
+  if (channels % groups != 0)
+    cli.usage_error("--groups " + std::to_string(groups) + " must divide --channels " +
+                    std::to_string(channels));
   if (cli.given("epochs") && cli.given("iterations"))
     cli.usage_error("give --epochs or --iterations, not both");
 
@@ -179,8 +222,26 @@ int run(int argc, char** argv) {
               static_cast<long long>(loader.batches_per_epoch()), static_cast<long long>(batch),
               flip ? ", random flips" : "");
 
+  const ImageDataset test = ImageDataset::load(dataset, "test", search);  // held out, 10,000
+  if (!score_file.empty()) {  // samples made elsewhere: score them, train nothing
+    const Tensor samples = load_samples(score_file);
+    const std::string out = make_output_dir(cli.out_dir());
+    IndexPage page("Chapter 4: samples from " + score_file, "Samples scored by their FID.");
+    page.save_png(out, "samples.png",
+                  make_grid(unnormalize_to_zero_to_one(
+                                slice(samples, 0, 0, std::min<int64_t>(64, samples.size(0)))),
+                            8, 2, 1.0f),
+                  "the first 64 samples");
+    score(samples, dataset, limit, train, test, classifier_epochs, out, page);
+    write_chapter_page(page, out);
+    return 0;
+  }
+
   // ---- the model and the schedule ------------------------------------------------------------
-  std::unique_ptr<NoisePredictor> model = make_mnist_unet(model_name, &gen);
+  MnistUNetConfig size;  // the tutorial's: 16/32/64 channels, GroupNorm(16)
+  size.channels = channels;
+  size.groups = groups;
+  std::unique_ptr<NoisePredictor> model = make_mnist_unet(model_name, &gen, size);
   model->to(device);
   std::printf("%s", model->summary().c_str());
   const NoiseScheduler scheduler = schedule.scheduler(device);
@@ -191,6 +252,8 @@ int run(int argc, char** argv) {
   RunSettings settings = schedule.settings();
   settings.insert({{"model", model_name},
                    {"dataset", dataset},
+                   {"channels", std::to_string(channels)},
+                   {"groups", std::to_string(groups)},
                    {"batch", std::to_string(batch)},
                    {"limit", std::to_string(limit)},
                    {"flip", flip ? "1" : "0"}});
@@ -234,7 +297,6 @@ int run(int argc, char** argv) {
   page.figure("loss_history.svg", "the training loss");
 
   // ---- how good are they? FID against the training pictures -----------------------------------
-  const ImageDataset test = ImageDataset::load(dataset, "test", search);  // held out, 10,000
   if (fid_samples > 0) {
     std::printf("\nScoring: FID of %lld samples (DDIM, %lld steps)\n",
                 static_cast<long long>(fid_samples), static_cast<long long>(ddim_steps));
@@ -242,17 +304,7 @@ int run(int argc, char** argv) {
     save_safetensors(out + "/samples.safetensors", {{"samples", samples.cpu()}}, settings);
     std::printf("    -> %s/samples.safetensors (%lld samples [N, 1, 28, 28] in [-1, 1])\n",
                 out.c_str(), static_cast<long long>(fid_samples));
-    // the classifier is trained once per data set (and --limit) and kept beside the outputs
-    const std::string name = dataset + (limit > 0 ? "_limit" + std::to_string(limit) : "");
-    std::unique_ptr<FidClassifier> classifier = load_or_train_fid_classifier(
-        beside_output_dir(out, "fid_classifier_" + name + ".safetensors"), dataset, train, test,
-        classifier_epochs);
-    const FidReport report = fid_report(*classifier, samples, train, test,
-                                        std::min<int64_t>(10000, train.size()), dataset);
-    const std::string text = report.describe();
-    std::printf("%s", text.c_str());
-    write_file_atomically(out + "/fid.txt", text);
-    page.file("fid.txt", "the FID report");
+    score(samples, dataset, limit, train, test, classifier_epochs, out, page);
   }
   brightness_response(*model, scheduler, test, &gen);
   write_chapter_page(page, out);

@@ -229,27 +229,34 @@ namespace {
 
 struct NamedModel {
   std::string name;
-  std::function<std::unique_ptr<NoisePredictor>(Generator*)> make;
+  std::function<std::unique_ptr<NoisePredictor>(const MnistUNetConfig&, Generator*)> make;
 };
+
+// (A) and (C) are chapter 3's TinyUNet: channels c/2c/4c, and no GroupNorm to configure.
+TinyUNetConfig tiny_config(const MnistUNetConfig& c, bool positional_encoding) {
+  DRIFT_CHECK(c.groups == MnistUNetConfig().groups,
+              "make_mnist_unet: (A) and (C) have no GroupNorm; groups " << c.groups
+                                                                        << " applies to D and E");
+  TinyUNetConfig config;  // time_dim 16: an Embedding(1000, 16) or the fixed 16-wide table
+  config.image_channels = c.image_channels;
+  config.num_timesteps = c.num_timesteps;
+  config.channels = {c.channels, 2 * c.channels, 4 * c.channels};
+  config.positional_encoding = positional_encoding;
+  return config;
+}
 
 // The one list of the models: make_mnist_unet and mnist_unet_names both read it.
 const std::vector<NamedModel>& mnist_unet_table() {
+  using Made = std::unique_ptr<NoisePredictor>;
   static const std::vector<NamedModel> table = {
-      {"A",
-       [](Generator* g) {
-         TinyUNetConfig config;  // Embedding(1000, 16), channels 16/32/64
-         config.image_channels = 1;
-         return std::unique_ptr<NoisePredictor>(new TinyUNet(config, g));
+      {"A", [](const MnistUNetConfig& c, Generator* g) {
+         return Made(new TinyUNet(tiny_config(c, false), g));  // a learned Embedding(1000, 16)
        }},
-      {"C",
-       [](Generator* g) {
-         TinyUNetConfig config;
-         config.image_channels = 1;
-         config.positional_encoding = true;  // the fixed table instead of the learned one
-         return std::unique_ptr<NoisePredictor>(new TinyUNet(config, g));
+      {"C", [](const MnistUNetConfig& c, Generator* g) {
+         return Made(new TinyUNet(tiny_config(c, true), g));  // the fixed sin/cos table
        }},
-      {"D", [](Generator* g) { return std::unique_ptr<NoisePredictor>(new NormUNet({}, g)); }},
-      {"E", [](Generator* g) { return std::unique_ptr<NoisePredictor>(new ResUNet({}, g)); }},
+      {"D", [](const MnistUNetConfig& c, Generator* g) { return Made(new NormUNet(c, g)); }},
+      {"E", [](const MnistUNetConfig& c, Generator* g) { return Made(new ResUNet(c, g)); }},
   };
   return table;
 }
@@ -265,9 +272,10 @@ const std::vector<std::string>& mnist_unet_names() {
   return names;
 }
 
-std::unique_ptr<NoisePredictor> make_mnist_unet(const std::string& name, Generator* generator) {
+std::unique_ptr<NoisePredictor> make_mnist_unet(const std::string& name, Generator* generator,
+                                                const MnistUNetConfig& config) {
   for (const NamedModel& m : mnist_unet_table())
-    if (m.name == name) return m.make(generator);
+    if (m.name == name) return m.make(config, generator);
   std::ostringstream valid;
   for (const std::string& n : mnist_unet_names()) valid << (valid.tellp() > 0 ? ", " : "") << n;
   DRIFT_FAIL("make_mnist_unet: no model \"" << name << "\"; the chapter-4 U-Nets are "

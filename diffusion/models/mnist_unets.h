@@ -194,10 +194,13 @@ class ResUNet : public NoisePredictor {  // (E)
 // The models by the tutorial's letters, in its order: {"A", "C", "D", "E"}.
 const std::vector<std::string>& mnist_unet_names();
 
-// The model `name` with its defaults for 1 x 28 x 28 pictures and T = 1000, weights drawn from
-// `generator` (null = the global one). An unknown name is an Error listing the valid ones.
+// The model `name` for 1 x 28 x 28 pictures and T = 1000 (the tutorial's, with the default
+// config), weights drawn from `generator` (null = the global one). `config` sizes it:
+// channels for all four, groups for D and E only ((A) and (C) have no GroupNorm: another
+// value is an Error). An unknown name is an Error listing the valid ones.
 std::unique_ptr<NoisePredictor> make_mnist_unet(const std::string& name,
-                                                Generator* generator = nullptr);
+                                                Generator* generator = nullptr,
+                                                const MnistUNetConfig& config = {});
 
 }  // namespace diffusion
 }  // namespace drift

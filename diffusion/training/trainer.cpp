@@ -66,7 +66,7 @@ TrainingFlags::TrainingFlags(Cli& cli, const TrainingOptions& d, const std::stri
                                   0.0, 1.0)),
       ema_decay_(
           cli.add_float(prefix + "ema", d.ema_decay,
-                        tag(prefix, "decay of an EMA of the weights, used for sampling (0: off)"),
+                        tag(prefix, "decay of an EMA of the weights (warmed up), used for sampling (0: off)"),
                         0.0, 0.999999)),
       minutes_(cli.add_float(
           prefix + "minutes", d.minutes,
@@ -186,7 +186,9 @@ Trainer::Trainer(nn::Module& model, TrainingOptions options, std::string out_dir
                                              1e-8, options_.weight_decay);
   else
     optimizer_ = std::make_unique<nn::Adam>(model_.parameters(), options_.lr);
-  if (options_.ema_decay > 0) ema_ = std::make_unique<nn::EMA>(model_, options_.ema_decay);
+  // with nn::EMA's warm-up: a short run's average is not dominated by the random start
+  if (options_.ema_decay > 0)
+    ema_ = std::make_unique<nn::EMA>(model_, options_.ema_decay, /*warmup=*/true);
 
   if (options_.resume) {
     resume_from_checkpoint();

@@ -16,7 +16,8 @@
 //   2. backward, then optional gradient-norm clipping (--grad-clip, nn::clip_grad_norm_);
 //   3. the learning rate of this step: linear warm-up over --warmup steps, then constant;
 //   4. the optimizer step (Adam, or AdamW with --weight-decay);
-//   5. the EMA of the weights (--ema DECAY); samples are then drawn with the averaged weights;
+//   5. the EMA of the weights (--ema DECAY, warmed up: update n uses min(DECAY, (1+n)/(10+n)),
+//      nn/ema.h); samples are then drawn with the averaged weights;
 //   6. the loss history (losses.csv, loss_history.svg), the progress line (it/s, ETA, the loss
 //      averaged over the last --log-every steps) and a log line every --log-every steps;
 //   7. sample grids every --sample-every steps (set_sampler), PNGs in the output folder;
@@ -58,7 +59,7 @@ namespace diffusion {
 struct TrainingOptions {
   int64_t iterations = 1000;     // optimizer steps in all (a resumed run counts the earlier ones)
   double lr = 1e-3;              // the learning rate after warm-up
-  int64_t warmup = 0;            // linear warm-up: lr · (s + 1) / warmup for the first steps
+  int64_t warmup = 0;            // linear warm-up: update s (0-based) uses lr · s / warmup
   double grad_clip = 0.0;        // clip the gradients' global norm to this (0: no clipping)
   double weight_decay = 0.0;     // > 0: AdamW with this decoupled weight decay; 0: Adam
   double ema_decay = 0.0;        // > 0: keep an EMA of the weights with this decay
