@@ -18,17 +18,21 @@ std::string cuda_unavailable_reason() {
 #endif
 }
 
-bool cuda_available() { return cuda_unavailable_reason().empty(); }
+bool cuda_available() {
+  return cuda_unavailable_reason().empty();
+}
 
 std::string Device::str() const {
   return type == DeviceType::CPU ? "cpu" : "cuda:" + std::to_string(index);
 }
 
-std::ostream& operator<<(std::ostream& os, const Device& device) { return os << device.str(); }
+std::ostream& operator<<(std::ostream& os, const Device& device) {
+  return os << device.str();
+}
 
 Device Device::parse(const std::string& text) {
   if (text == "cpu") return cpu();
-  if (text == "auto") return cuda_available() ? cuda(0) : cpu();
+  if (text == "auto") return cuda_backend_complete() && cuda_available() ? cuda(0) : cpu();
   if (text == "cuda" || text.rfind("cuda:", 0) == 0) {
     int index = 0;
     if (text.size() > 5) {
@@ -40,8 +44,9 @@ Device Device::parse(const std::string& text) {
         DRIFT_FAIL("device: cannot parse '" << text << "' (expected cpu, cuda, cuda:N or auto)");
       }
     }
-    DRIFT_CHECK(cuda_available(), "device: '" << text << "' was asked for, but CUDA is not "
-                                                         "available: "
+    DRIFT_CHECK(cuda_available(), "device: '" << text
+                                              << "' was asked for, but CUDA is not "
+                                                 "available: "
                                               << cuda_unavailable_reason());
     return cuda(index);
   }

@@ -24,7 +24,8 @@ struct Device {
 
   std::string str() const;  // "cpu" or "cuda:0"
 
-  // Parses "cpu", "cuda", "cuda:N" or "auto" (a GPU when one is usable, otherwise the CPU).
+  // Parses "cpu", "cuda", "cuda:N" or "auto" (a GPU when one is usable and the CUDA backend
+  // is complete, see cuda_backend_complete(); otherwise the CPU).
   // Asking for "cuda" on a machine without a usable GPU throws an Error that says why.
   static Device parse(const std::string& text);
 };
@@ -33,6 +34,14 @@ std::ostream& operator<<(std::ostream& os, const Device& device);
 
 // True when this build has the CUDA backend and the driver reports at least one GPU.
 bool cuda_available();
+// Whether the CUDA backend implements every op the chapters use. Not yet: it has memory,
+// copies, random numbers, elementwise ops and the optimizer updates, but no matrix products,
+// convolutions, normalisation, reductions or indexing (they throw "not implemented on cuda").
+// Until it does, "auto" picks the CPU even on a machine with a GPU, so that every chapter
+// runs there; "cuda" can still be asked for by name.
+constexpr bool cuda_backend_complete() {
+  return false;
+}
 // Why CUDA is not available (empty when it is): "built without CUDA", "no GPU found: ...".
 std::string cuda_unavailable_reason();
 

@@ -542,6 +542,22 @@ TEST_CASE("chapter 4 end to end: trains, samples, animates, scores; --resume is 
   CHECK(r.out.find("test accuracy") != std::string::npos);
   CHECK(std::filesystem::exists(whole + "/index.html"));
 
+  // --score: the same samples scored from their file give the same report, word for word
+  const std::string scored = dir.path("scored");
+  RunResult score = run(dir, chapter4 + " --limit 256 --score '" + whole +
+                                 "/samples.safetensors' --out '" + scored + "'");
+  INFO("score stdout:\n" << score.out << "\nstderr:\n" << score.err);
+  REQUIRE(score.status == 0);
+  CHECK(read_file(scored + "/fid.txt") == fid);
+  CHECK(load_image(scored + "/samples.png").shape() == Shape{1, 8 * 30 + 2, 8 * 30 + 2});
+  CHECK(score.out.find("Training") == std::string::npos);
+  // a file that is not one [N, 1, 28, 28] tensor: one line naming it
+  RunResult weights = run(dir, chapter4 + " --limit 256 --score '" + whole +
+                                   "/model_C.safetensors' --out '" + scored + "'");
+  CHECK(weights.status == 1);
+  CHECK(lines(weights.err) == 1);
+  CHECK(weights.err.find("expected one tensor") != std::string::npos);
+
   // 2 steps, then --resume to 4: the same weights bit for bit (the loader continues at batch 2)
   REQUIRE(run(dir, tiny_chapter4(split, 2) + " --fid-samples 0").status == 0);
   RunResult resumed = run(dir, tiny_chapter4(split, 4) + " --fid-samples 0 --resume");
@@ -559,6 +575,12 @@ TEST_CASE("chapter 4: usage mistakes") {
   RunResult both = run(dir, chapter4 + " --epochs 1 --iterations 5 --out '" + dir.str() + "'");
   CHECK(both.status == 2);
   CHECK(both.err.find("give --epochs or --iterations, not both") != std::string::npos);
+  RunResult groups = run(dir, chapter4 + " --model C --groups 4");
+  CHECK(groups.status == 2);
+  CHECK(groups.err.find("model C has no GroupNorm") != std::string::npos);
+  RunResult divide = run(dir, chapter4 + " --model E --channels 16 --groups 5");
+  CHECK(divide.status == 2);
+  CHECK(divide.err.find("--groups 5 must divide --channels 16") != std::string::npos);
   RunResult model = run(dir, chapter4 + " --model B");
   CHECK(model.status == 2);
   CHECK(model.err.find("--model") != std::string::npos);

@@ -107,6 +107,22 @@ TEST_CASE("chapter-4 U-Nets: the names, one per model, and an unknown name's err
                        Error);
 }
 
+TEST_CASE("chapter-4 U-Nets: sized by a config (channels for all, groups for D and E)") {
+  MnistUNetConfig wide;
+  wide.channels = 32;
+  auto c = make_mnist_unet("C", nullptr, wide);
+  CHECK(dynamic_cast<TinyUNet&>(*c).config.channels == std::vector<int64_t>{32, 64, 128});
+  CHECK(c->num_parameters() > 3 * 119473);  // ~4x the weights of every convolution
+  MnistUNetConfig one_group;
+  one_group.groups = 1;
+  auto e = make_mnist_unet("E", nullptr, one_group);
+  CHECK(e->num_parameters() == 558753);  // GroupNorm's affine is per channel, whatever the groups
+  CHECK(dynamic_cast<ResUNet&>(*e).norm_out->num_groups == 1);
+  CHECK(dynamic_cast<ResUNet&>(*e).enc2_2->norm2->num_groups == 1);
+  CHECK_THROWS_WITH_AS(make_mnist_unet("A", nullptr, one_group),
+                       doctest::Contains("(A) and (C) have no GroupNorm"), Error);
+}
+
 TEST_CASE("chapter-4 U-Nets: parameter counts, the models and their tutorial names") {
   manual_seed(1);
   // (A): the chapter-3 (c) TinyUNet on 1 channel; (C) without its 1000 x 16 learned table.

@@ -124,13 +124,13 @@ void score(const Tensor& samples, const std::string& dataset, int64_t limit,
 // Samples made elsewhere (bench/torch_fashion_10min.py): the file's one tensor [N, 1, 28, 28].
 Tensor load_samples(const std::string& path) {
   const SafetensorsData file = load_safetensors(path);
-  DRIFT_CHECK(file.tensors.size() == 1, "--score " << path << ": expected one tensor, found "
-                                                   << file.tensors.size());
+  DRIFT_CHECK(file.tensors.size() == 1,
+              "--score " << path << ": expected one tensor, found " << file.tensors.size());
   const Tensor& samples = file.tensors[0].second;
-  DRIFT_CHECK(samples.ndim() == 4 && samples.size(0) >= 2 && samples.size(1) == 1 &&
-                  samples.size(2) == 28 && samples.size(3) == 28,
-              "--score " << path << ": expected samples [N >= 2, 1, 28, 28], found "
-                         << samples.shape());
+  DRIFT_CHECK(
+      samples.ndim() == 4 && samples.size(0) >= 2 && samples.size(1) == 1 &&
+          samples.size(2) == 28 && samples.size(3) == 28,
+      "--score " << path << ": expected samples [N >= 2, 1, 28, 28], found " << samples.shape());
   return samples;
 }
 
@@ -170,7 +170,8 @@ int run(int argc, char** argv) {
       cli.add_choice("model", "E", mnist_unet_names(), "the U-Net of the tutorial's progression");
   int64_t& channels =
       cli.add_int("channels", 16, "channels of the top level (2x and 4x below)", 1, 1024);
-  int64_t& groups = cli.add_int("groups", 16, "GroupNorm groups of D and E (divide channels)", 1, 1024);
+  int64_t& groups =
+      cli.add_int("groups", 16, "GroupNorm groups of D and E (divide channels)", 1, 1024);
   std::string& dataset =
       cli.add_choice("dataset", "mnist", {"mnist", "fashion-mnist"}, "the training pictures");
   int64_t& batch = cli.add_int("batch", 128, "pictures per training step", 1, 4096);

@@ -249,10 +249,12 @@ TinyUNetConfig tiny_config(const MnistUNetConfig& c, bool positional_encoding) {
 const std::vector<NamedModel>& mnist_unet_table() {
   using Made = std::unique_ptr<NoisePredictor>;
   static const std::vector<NamedModel> table = {
-      {"A", [](const MnistUNetConfig& c, Generator* g) {
+      {"A",
+       [](const MnistUNetConfig& c, Generator* g) {
          return Made(new TinyUNet(tiny_config(c, false), g));  // a learned Embedding(1000, 16)
        }},
-      {"C", [](const MnistUNetConfig& c, Generator* g) {
+      {"C",
+       [](const MnistUNetConfig& c, Generator* g) {
          return Made(new TinyUNet(tiny_config(c, true), g));  // the fixed sin/cos table
        }},
       {"D", [](const MnistUNetConfig& c, Generator* g) { return Made(new NormUNet(c, g)); }},

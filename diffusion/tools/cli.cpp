@@ -10,8 +10,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "tensor/cpu/kernels.h"
 #include "tensor/cpu/cpu_backend.h"
+#include "tensor/cpu/kernels.h"
 #include "tensor/random.h"
 
 namespace drift {
@@ -47,15 +47,16 @@ std::string format_float(double v) {
 Cli::Cli(std::string program, std::string description)
     : program_(std::move(program)), description_(std::move(description)) {
   out_dir_ = "out/" + program_;
-  Flag& seed =
-      add_flag("seed", "random seed: the same seed and flags give the same run (weights, noise, samples)", false);
+  Flag& seed = add_flag(
+      "seed", "random seed: the same seed and flags give the same run (weights, noise, samples)",
+      false);
   seed.kind = FlagKind::Int;
   seed.int_min = 0;
   seed.int_max = std::numeric_limits<int64_t>::max();
   seed.int_target = &seed_;
   seed.default_text = "0";
   Flag& device = add_flag(
-      "device", "cpu, cuda, cuda:N, or auto (a GPU when one is usable, else the CPU)", false);
+      "device", "cpu, cuda, cuda:N, or auto (the CPU until the CUDA backend is complete)", false);
   device.string_target = &device_text_;
   device.default_text = "auto";
   Flag& kernels = add_flag(

@@ -64,10 +64,10 @@ TrainingFlags::TrainingFlags(Cli& cli, const TrainingOptions& d, const std::stri
       weight_decay_(cli.add_float(prefix + "weight-decay", d.weight_decay,
                                   tag(prefix, "AdamW's decoupled weight decay (0: plain Adam)"),
                                   0.0, 1.0)),
-      ema_decay_(
-          cli.add_float(prefix + "ema", d.ema_decay,
-                        tag(prefix, "decay of an EMA of the weights (warmed up), used for sampling (0: off)"),
-                        0.0, 0.999999)),
+      ema_decay_(cli.add_float(
+          prefix + "ema", d.ema_decay,
+          tag(prefix, "decay of an EMA of the weights (warmed up), used for sampling (0: off)"),
+          0.0, 0.999999)),
       minutes_(cli.add_float(
           prefix + "minutes", d.minutes,
           tag(prefix, "train at most this many minutes, then sample (0: no limit)"), 0.0, 1e6)),

@@ -30,7 +30,8 @@
 //   --minutes M    trains until M minutes are spent, then finish() saves and the chapter goes
 //                  on to sampling (--resume continues the training later);
 //   Ctrl-C, SIGTERM  the current step finishes, finish() writes the checkpoint, prints the
-//                  command that resumes, and throws Interrupted (tools/cli.h: exit status 130 / 143);
+//                  command that resumes, and throws Interrupted (tools/cli.h: exit status 130 /
+//                  143);
 //   a full disk or an unwritable folder  one clear error; the previous checkpoint is intact
 //                  (every file is written to a temporary name first, then renamed).
 #pragma once
@@ -128,7 +129,7 @@ class Trainer {
   // Runs `body` with the sampling weights in the model, then puts the training weights back.
   void with_sampling_weights(const std::function<void()>& body);
 
-  int64_t completed() const { return step_; }  // optimizer steps done, resumed ones included
+  int64_t completed() const { return step_; }         // optimizer steps done, resumed ones included
   int64_t first_step() const { return first_step_; }  // where this run started (0 or resumed)
   const std::vector<double>& losses() const { return losses_; }
   nn::Optimizer& optimizer() { return *optimizer_; }
