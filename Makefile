@@ -6,6 +6,7 @@
 #   make data       fill data/ with the data sets (copies ../shared/data, or downloads)
 #   make demo       install missing deps, build, run chapters 1 -> 4 into out/ (about 5 min)
 #   make bench      drift_bench next to PyTorch on this machine (bench/run.sh; BENCHMARKS.md)
+#   make flagship   the 10-minute Fashion-MNIST run next to PyTorch's (scripts/flagship.sh, ~30 min)
 #   make clean      remove the build directory
 #
 # Variables: BUILD_DIR (default build), CMAKE_FLAGS (e.g. -DWITH_CUDA=OFF), JOBS,
@@ -15,7 +16,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build configure deps data test demo bench clean
+.PHONY: all build configure deps data test demo bench flagship clean
 
 all: build
 
@@ -43,6 +44,11 @@ demo: deps
 
 bench:
 	@BUILD_DIR=$(BUILD_DIR) JOBS=$(JOBS) CMAKE_FLAGS="$(CMAKE_FLAGS)" bench/run.sh $(BENCH_FLAGS)
+
+# The project's flagship: chapter 4's best 10-minute recipe, then the tutorial's PyTorch recipe
+# for the same 10 minutes, both scored by the same FID code. See scripts/flagship.sh.
+flagship: build
+	@scripts/flagship.sh $(BUILD_DIR)
 
 clean:
 	rm -rf $(BUILD_DIR)

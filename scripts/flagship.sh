@@ -22,7 +22,7 @@ scripts/install-deps.sh bench  # Debian's PyTorch with OpenBLAS (the fair compar
 unset OPENBLAS_CORETYPE
 
 # The recipe: chapter 4's model family and training aids (see chapters/04_mnist/README.md).
-RECIPE=(--model E --groups 1 --ema 0.995 --warmup 100 --lr 2e-3)
+RECIPE=(--model E --groups 1 --batch 64 --ema 0.998 --warmup 100 --lr 2e-3)
 
 echo "==== drift: ${RECIPE[*]}, $minutes minutes ========================================"
 "$chapter" --dataset fashion-mnist "${RECIPE[@]}" --minutes "$minutes" --sampler ddim \
