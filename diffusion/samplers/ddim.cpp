@@ -11,15 +11,56 @@
 namespace drift {
 namespace diffusion {
 
-std::vector<int64_t> ddim_timesteps(int64_t T, int64_t num_steps) {
+const char* timestep_spacing_name(TimestepSpacing spacing) {
+  switch (spacing) {
+    case TimestepSpacing::Leading:
+      return "leading";
+    case TimestepSpacing::Trailing:
+      return "trailing";
+    case TimestepSpacing::Linspace:
+      return "linspace";
+    case TimestepSpacing::Quadratic:
+      return "quadratic";
+  }
+  return "?";
+}
+
+TimestepSpacing parse_timestep_spacing(const std::string& name) {
+  for (TimestepSpacing s : {TimestepSpacing::Leading, TimestepSpacing::Trailing,
+                            TimestepSpacing::Linspace, TimestepSpacing::Quadratic})
+    if (name == timestep_spacing_name(s)) return s;
+  DRIFT_FAIL("timestep spacing: unknown spacing '"
+             << name << "' (expected leading, trailing, linspace or quadratic)");
+}
+
+std::vector<int64_t> ddim_timesteps(int64_t T, int64_t num_steps, TimestepSpacing spacing) {
   DRIFT_CHECK(T >= 1, "ddim_timesteps: T must be at least 1, got " << T);
   DRIFT_CHECK(num_steps >= 1 && num_steps <= T,
               "ddim_timesteps: num_steps must be in [1, " << T << "] (T), got " << num_steps);
-  std::vector<int64_t> ts;
-  ts.reserve(static_cast<size_t>(num_steps));
-  // τ_i = floor(i · T / S): S ≤ T makes them strictly increasing (steps ≥ 1 apart).
-  for (int64_t i = num_steps - 1; i >= 0; --i) ts.push_back(i * T / num_steps);
-  return ts;
+  const int64_t S = num_steps;
+  std::vector<int64_t> up;  // cleanest first; reversed at the end
+  up.reserve(static_cast<size_t>(S));
+  for (int64_t i = 0; i < S; ++i) {
+    switch (spacing) {
+      case TimestepSpacing::Leading:  // floor(i · T / S): S ≤ T keeps them ≥ 1 apart
+        up.push_back(i * T / S);
+        break;
+      case TimestepSpacing::Trailing:  // round(T − j · T / S) − 1 for j = S-1-i
+        up.push_back(std::llround(double(T) - double(S - 1 - i) * double(T) / double(S)) - 1);
+        break;
+      case TimestepSpacing::Linspace:  // round(i · (T-1) / (S-1)); one step: t = 0
+        up.push_back(S == 1 ? 0 : std::llround(double(i) * double(T - 1) / double(S - 1)));
+        break;
+      case TimestepSpacing::Quadratic: {  // floor((i · √(0.8 T) / (S-1))²), repeats moved up
+        const double c = S == 1 ? 0.0 : std::sqrt(0.8 * double(T)) / double(S - 1);
+        int64_t t = static_cast<int64_t>(std::floor((double(i) * c) * (double(i) * c)));
+        if (!up.empty()) t = std::max(t, up.back() + 1);  // so t_i <= max(0.8 T, i) < T
+        up.push_back(t);
+        break;
+      }
+    }
+  }
+  return std::vector<int64_t>(up.rbegin(), up.rend());
 }
 
 DDIMSampler::DDIMSampler(const NoiseScheduler& scheduler, double eta)
@@ -83,16 +124,47 @@ Tensor DDIMSampler::sample(NoisePredictor& model, const Shape& shape, int64_t nu
                            Generator* generator, const SampleCallback& on_step) const {
   DRIFT_CHECK(shape.ndim() == 4 && shape.numel() > 0,
               "ddim_sample: expected a shape [N, C, H, W], got " << shape);
-  const int64_t T = scheduler_.steps();
-  const std::vector<int64_t> ts = ddim_timesteps(T, num_steps);
-  NoGradGuard no_grad;                                      // sampling trains nothing: no graph
-  Tensor x = randn(shape, scheduler_.device(), generator);  // x_T ~ N(0, I)
-  if (on_step) on_step(T, x);
+  Tensor x_T = randn(shape, scheduler_.device(), generator);  // x_T ~ N(0, I)
+  return sample_from(model, x_T, ddim_timesteps(scheduler_.steps(), num_steps), generator, on_step);
+}
+
+Tensor DDIMSampler::sample_from(NoisePredictor& model, Tensor x, const std::vector<int64_t>& ts,
+                                Generator* generator, const SampleCallback& on_step) const {
+  DRIFT_CHECK(x.defined() && x.ndim() >= 1 && x.numel() > 0, "ddim sample_from: x_T is empty");
+  DRIFT_CHECK(!ts.empty(), "ddim sample_from: no timesteps");
+  NoGradGuard no_grad;  // sampling trains nothing: no graph
+  if (on_step) on_step(scheduler_.steps(), x);
   for (size_t i = 0; i < ts.size(); ++i) {
     const int64_t t = ts[i], t_prev = i + 1 < ts.size() ? ts[i + 1] : -1;
-    Tensor eps_hat = model.forward(x, scheduler_.timesteps(shape[0], t));  // ε_θ(x_t, t)
-    x = step(eps_hat, t, t_prev, x, generator);                            // x_{t_prev}
+    Tensor eps_hat = model.forward(x, scheduler_.timesteps(x.size(0), t));  // ε_θ(x_t, t)
+    x = step(eps_hat, t, t_prev, x, generator);  // x_{t_prev}; checks t_prev < t
     if (on_step) on_step(t_prev + 1, x);
+  }
+  return x;
+}
+
+Tensor DDIMSampler::invert(NoisePredictor& model, const Tensor& x0,
+                           const std::vector<int64_t>& ts) const {
+  DRIFT_CHECK(eta_ == 0.0,
+              "DDIM inversion needs the deterministic sampler (eta 0), got eta " << eta_);
+  DRIFT_CHECK(x0.defined() && x0.ndim() >= 1 && x0.numel() > 0, "ddim invert: x0 is empty");
+  DRIFT_CHECK(!ts.empty(), "ddim invert: no timesteps");
+  NoGradGuard no_grad;
+  Tensor x = x0;
+  int64_t a = -1;  // the level x is at: -1 = clean
+  for (auto it = ts.rbegin(); it != ts.rend(); ++it) {
+    const int64_t b = *it;
+    DRIFT_CHECK(b > a && b < scheduler_.steps(),
+                "ddim invert: timesteps must be strictly decreasing within [0, "
+                    << scheduler_.steps() << "), got " << b << " after " << a);
+    Tensor eps_hat = model.forward(x, scheduler_.timesteps(x.size(0), b));  // ε_θ(x_a, b)
+    const double ab_a = alpha_bar(a), ab_b = alpha_bar(b);
+    // x̂_0 = (x_a − √(1−ᾱ_a) ε̂) / √ᾱ_a;  x_b = √ᾱ_b x̂_0 + √(1−ᾱ_b) ε̂      (eq. 12, η = 0, upward)
+    Tensor x0_hat = (x - eps_hat * static_cast<float>(std::sqrt(1.0 - ab_a))) *
+                    static_cast<float>(1.0 / std::sqrt(ab_a));
+    x = x0_hat * static_cast<float>(std::sqrt(ab_b)) +
+        eps_hat * static_cast<float>(std::sqrt(1.0 - ab_b));
+    a = b;
   }
   return x;
 }

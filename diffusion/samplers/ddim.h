@@ -26,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "diffusion/models/noise_predictor.h"
@@ -37,11 +38,27 @@
 namespace drift {
 namespace diffusion {
 
-// The timesteps DDIM visits, from noisiest to cleanest: t_i = floor(i · T / num_steps) for
-// i = 0 .. num_steps-1, reversed — evenly strided, ending at 0 (the DDIM paper's "linear"
-// choice, section D.2; its code's range(0, T, T // S) when S divides T). T = 1000 and 50
-// steps give 980, 960, ..., 20, 0. Requires 1 <= num_steps <= T.
-std::vector<int64_t> ddim_timesteps(int64_t T, int64_t num_steps);
+// Which num_steps of the T timesteps DDIM visits. Every choice returns them noisiest first,
+// strictly decreasing, within [0, T). With T = 1000 and 50 steps (the names are diffusers'):
+//   Leading    floor(i · T / S), i = 0..S-1: 980, 960, ..., 20, 0 — the DDIM paper's "linear"
+//              choice (section D.2; its code's range(0, T, T // S)). The trap: it never visits
+//              t = T-1, so the pure noise x_T is handed to the model as if it were x_980.
+//   Trailing   round(T − i · T / S) − 1: 999, 979, ..., 19 — starts where x_T really is; the
+//              last step then jumps from 19 straight to x_0 (Lin et al. 2024, table 2).
+//   Linspace   round(linspace(0, T-1, S)): 999, 979, ..., 20, 0 — both ends; the stride is
+//              (T-1)/(S-1), not a whole number, so the gaps alternate (20 and 21 here).
+//   Quadratic  floor(linspace(0, √(0.8 T), S)²): 0, 0, 1, 3, ... in the DDIM code, which
+//              repeats small timesteps (a repeated step changes nothing and wastes a network
+//              call); here a repeat moves one further up (0, 1, 2, 3, ...), so every step is
+//              a step. Dense at low noise, where the picture's details are decided.
+enum class TimestepSpacing { Leading, Trailing, Linspace, Quadratic };
+const char* timestep_spacing_name(TimestepSpacing spacing);  // "leading", "trailing", ...
+// Parses "leading", "trailing", "linspace" or "quadratic"; throws naming the valid choices.
+TimestepSpacing parse_timestep_spacing(const std::string& name);
+
+// The timesteps for `spacing` (Leading when not given). Requires 1 <= num_steps <= T.
+std::vector<int64_t> ddim_timesteps(int64_t T, int64_t num_steps,
+                                    TimestepSpacing spacing = TimestepSpacing::Leading);
 
 class DDIMSampler {
  public:
@@ -68,6 +85,21 @@ class DDIMSampler {
   // (roughly [-1, 1]; not clamped).
   Tensor sample(NoisePredictor& model, const Shape& shape, int64_t num_steps,
                 Generator* generator = nullptr, const SampleCallback& on_step = {}) const;
+  // The same loop from a given x_T along given timesteps (noisiest first, e.g. from
+  // ddim_timesteps with any spacing): x_T → x_0 with ts.size() model calls.
+  Tensor sample_from(NoisePredictor& model, Tensor x_T, const std::vector<int64_t>& ts,
+                     Generator* generator = nullptr, const SampleCallback& on_step = {}) const;
+
+  // DDIM inversion: the η = 0 update run upward, x_0 → x_T, along the same timesteps the
+  // sampler walks down (ts noisiest first; the walk goes ts.back() → ... → ts.front()).
+  // The η = 0 step is a discretised ODE (Song et al. 2021, section 4.3), so it can be run
+  // both ways: from level a to level b > a,
+  //   x_b = √ᾱ_b x̂_0 + √(1−ᾱ_b) ε̂,   x̂_0 = (x_a − √(1−ᾱ_a) ε̂) / √ᾱ_a,   ε̂ = ε_θ(x_a, b)
+  // with ε̂ taken at the current picture and the level it moves to (x_b is not known yet; the
+  // first jump starts from the clean x_0, level -1, which the network has no timestep for).
+  // Sampling from the result with sample_from(model, x_T, ts) at η = 0 returns close to x_0;
+  // the gap is the ODE's discretisation error and shrinks with more steps. Needs η = 0.
+  Tensor invert(NoisePredictor& model, const Tensor& x0, const std::vector<int64_t>& ts) const;
 
   const NoiseScheduler& scheduler() const { return scheduler_; }
   double eta() const { return eta_; }
