@@ -72,6 +72,26 @@ TEST_CASE("a line plot is a well-formed SVG with every series") {
   CHECK(svg.find(">100</text>") != std::string::npos);
 }
 
+TEST_CASE("scatter and arrow plots: dots without a line, one arrow per point, tips in range") {
+  LinePlot plot;
+  plot.title = "field";
+  plot.add_points("points", {0.0, 1.0, 2.0}, {0.0, 1.0, 0.5});
+  // Two arrows; the second tip (3, 4) lies beyond every point, so the axes must reach it.
+  plot.add_arrows("score", {0.0, 1.0}, {0.0, 1.0}, {0.5, 2.0}, {0.0, 3.0});
+  std::string svg = plot.svg();
+  CHECK(test::xml_problem(svg) == "");
+  CHECK(count(svg, "class=\"series\"") == 2);
+  CHECK(count(svg, "<circle") == 3 + 1);                // three dots and the legend's dot, no line
+  CHECK(svg.find(">4.0</text>") != std::string::npos);  // the y axis reaches the tip at 4
+  // Each arrow: a shaft (M..L) and a two-stroke head (two more M..L): 6 moves for 2 arrows.
+  const size_t start = svg.find("<title>score</title>");
+  REQUIRE(start != std::string::npos);
+  const std::string path = svg.substr(start, svg.find("/>", start) - start);
+  CHECK(count(path, "M") == 6);
+  CHECK_THROWS_WITH_AS(plot.add_arrows("bad", {0.0}, {0.0}, {}, {1.0}),
+                       doctest::Contains("1 points but 0 dx"), Error);
+}
+
 TEST_CASE("log-y axis: decades as ticks, non-positive values skipped") {
   LinePlot plot;
   plot.log_y = true;

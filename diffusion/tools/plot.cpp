@@ -40,6 +40,26 @@ Series& LinePlot::add(const std::string& name, std::vector<double> x, std::vecto
   return series.back();
 }
 
+Series& LinePlot::add_points(const std::string& name, std::vector<double> x,
+                             std::vector<double> y) {
+  Series& s = add(name, std::move(x), std::move(y));
+  s.line = false;
+  s.markers = true;
+  return s;
+}
+
+Series& LinePlot::add_arrows(const std::string& name, std::vector<double> x, std::vector<double> y,
+                             std::vector<double> dx, std::vector<double> dy) {
+  DRIFT_CHECK(dx.size() == x.size() && dy.size() == x.size(),
+              "plot: arrows '" << name << "' have " << x.size() << " points but " << dx.size()
+                               << " dx and " << dy.size() << " dy values");
+  Series& s = add(name, std::move(x), std::move(y));
+  s.dx = std::move(dx);
+  s.dy = std::move(dy);
+  s.line_width = 1.0;
+  return s;
+}
+
 Series& LinePlot::add(const std::string& name, std::vector<double> y) {
   std::vector<double> x(y.size());
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<double>(i);
@@ -253,14 +273,19 @@ bool usable(double x, double y, bool log_y) {
 // axis); a flat range gets a small window around its value.
 void autoscale(const LinePlot& plot, Axis& x_axis, Axis& y_axis) {
   double x_lo = INFINITY, x_hi = -INFINITY, y_lo = INFINITY, y_hi = -INFINITY;
+  auto include = [&](double x, double y) {
+    if (!usable(x, y, plot.log_y)) return;
+    x_lo = std::min(x_lo, x);
+    x_hi = std::max(x_hi, x);
+    y = plot.log_y ? std::log10(y) : y;
+    y_lo = std::min(y_lo, y);
+    y_hi = std::max(y_hi, y);
+  };
   for (const Series& s : plot.series)
     for (size_t i = 0; i < s.x.size(); ++i) {
       if (!usable(s.x[i], s.y[i], plot.log_y)) continue;
-      x_lo = std::min(x_lo, s.x[i]);
-      x_hi = std::max(x_hi, s.x[i]);
-      double y = plot.log_y ? std::log10(s.y[i]) : s.y[i];
-      y_lo = std::min(y_lo, y);
-      y_hi = std::max(y_hi, y);
+      include(s.x[i], s.y[i]);
+      if (!s.dx.empty()) include(s.x[i] + s.dx[i], s.y[i] + s.dy[i]);  // an arrow's tip
     }
   if (!(x_lo <= x_hi)) x_lo = 0, x_hi = 1;  // no data at all
   if (!(y_lo <= y_hi)) y_lo = 0, y_hi = 1;
@@ -425,6 +450,28 @@ void render_panel(const LinePlot& plot, const Rect& cell, int panel_id, std::ost
   for (size_t si = 0; si < plot.series.size(); ++si) {
     const Series& s = plot.series[si];
     const std::string color = s.color.empty() ? tab10(static_cast<int>(si)) : s.color;
+    if (!s.dx.empty()) {  // a quiver: one shaft and a two-stroke head per arrow, in pixels
+      svg << "<g class=\"series\" clip-path=\"url(#axes-clip-" << panel_id << ")\"><title>"
+          << escape(s.name) << "</title>\n<path fill=\"none\" stroke=\"" << escape(color)
+          << "\" stroke-width=\"" << num(s.line_width * kPt) << "\" stroke-linecap=\"round\" d=\"";
+      for (size_t i = 0; i < s.x.size(); ++i) {
+        const double tip_x = s.x[i] + s.dx[i], tip_y = s.y[i] + s.dy[i];
+        if (!usable(s.x[i], s.y[i], plot.log_y) || !usable(tip_x, tip_y, plot.log_y)) continue;
+        const double x0 = px(s.x[i]), y0 = py(s.y[i]), x1 = px(tip_x), y1 = py(tip_y);
+        const double length = std::hypot(x1 - x0, y1 - y0);
+        svg << " M" << num(x0) << "," << num(y0) << " L" << num(x1) << "," << num(y1);
+        every_pixel.push_back({x0, y0});
+        if (length < 1e-9) continue;
+        const double head = std::min(4.0, 0.4 * length), ux = (x1 - x0) / length,
+                     uy = (y1 - y0) / length;  // the head: two strokes at ±30° back from the tip
+        for (double side : {-1.0, 1.0})
+          svg << " M" << num(x1 - head * (0.866 * ux - side * 0.5 * uy)) << ","
+              << num(y1 - head * (0.866 * uy + side * 0.5 * ux)) << " L" << num(x1) << ","
+              << num(y1);
+      }
+      svg << "\"/>\n</g>\n";
+      continue;
+    }
     std::vector<std::vector<std::pair<double, double>>> runs(1);
     for (size_t i = 0; i < s.x.size(); ++i) {
       if (!usable(s.x[i], s.y[i], plot.log_y)) {
@@ -461,12 +508,13 @@ void render_panel(const LinePlot& plot, const Rect& cell, int panel_id, std::ost
     }
     svg << "<g class=\"series\" clip-path=\"url(#axes-clip-" << panel_id << ")\"><title>"
         << escape(s.name) << "</title>\n";
-    svg << "<path fill=\"none\" stroke=\"" << escape(color) << "\" stroke-width=\""
-        << num(s.line_width * kPt) << "\" stroke-linejoin=\"round\" stroke-linecap=\"round\""
-        << (s.dashed ? " stroke-dasharray=\"" + num(3.7 * s.line_width * kPt) + "," +
-                           num(1.6 * s.line_width * kPt) + "\""
-                     : "")
-        << " d=\"" << d.str() << "\"/>\n";
+    if (s.line)
+      svg << "<path fill=\"none\" stroke=\"" << escape(color) << "\" stroke-width=\""
+          << num(s.line_width * kPt) << "\" stroke-linejoin=\"round\" stroke-linecap=\"round\""
+          << (s.dashed ? " stroke-dasharray=\"" + num(3.7 * s.line_width * kPt) + "," +
+                             num(1.6 * s.line_width * kPt) + "\""
+                       : "")
+          << " d=\"" << d.str() << "\"/>\n";
     if (s.markers) {
       svg << "<g fill=\"" << escape(color) << "\">";
       for (const auto& run : runs)
@@ -530,13 +578,14 @@ void render_panel(const LinePlot& plot, const Rect& cell, int panel_id, std::ost
       size_t index = static_cast<size_t>(&s - plot.series.data());
       const std::string color = s.color.empty() ? tab10(static_cast<int>(index)) : s.color;
       double y = box.y + pad + row * (static_cast<double>(i) + 0.5);
-      svg << "<line x1=\"" << num(box.x + pad) << "\" y1=\"" << num(y) << "\" x2=\""
-          << num(box.x + pad + line_length) << "\" y2=\"" << num(y) << "\" stroke=\""
-          << escape(color) << "\" stroke-width=\"" << num(s.line_width * kPt) << "\""
-          << (s.dashed ? " stroke-dasharray=\"" + num(3.7 * s.line_width * kPt) + "," +
-                             num(1.6 * s.line_width * kPt) + "\""
-                       : "")
-          << "/>";
+      if (s.line)  // scatter series show only their dot
+        svg << "<line x1=\"" << num(box.x + pad) << "\" y1=\"" << num(y) << "\" x2=\""
+            << num(box.x + pad + line_length) << "\" y2=\"" << num(y) << "\" stroke=\""
+            << escape(color) << "\" stroke-width=\"" << num(s.line_width * kPt) << "\""
+            << (s.dashed ? " stroke-dasharray=\"" + num(3.7 * s.line_width * kPt) + "," +
+                               num(1.6 * s.line_width * kPt) + "\""
+                         : "")
+            << "/>";
       if (s.markers)
         svg << "<circle cx=\"" << num(box.x + pad + line_length / 2) << "\" cy=\"" << num(y)
             << "\" r=\"" << num(3 * kPt) << "\" fill=\"" << escape(color) << "\"/>";

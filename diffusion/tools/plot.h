@@ -1,6 +1,7 @@
-// plot.h — line plots written as SVG files, styled after matplotlib's defaults (white
-// background, the tab10 colour cycle, a sans-serif font, outward tick marks, a framed legend),
-// so a loss curve or a schedule opens in any browser and looks like the lecture's figures.
+// plot.h — line plots (and scatter and arrow plots) written as SVG files, styled after matplotlib's
+// defaults (white background, the tab10 colour cycle, a sans-serif font, outward tick marks, a
+// framed legend), so a loss curve or a schedule opens in any browser and looks like the lecture's
+// figures.
 //
 //   LinePlot plot;
 //   plot.title = "Training loss";
@@ -35,8 +36,12 @@ struct Series {
   std::vector<double> x, y;
   std::string color;     // any SVG colour; empty = the next tab10 colour
   bool markers = false;  // a dot on every point
+  bool line = true;      // false: the dots only (a scatter plot; set markers too)
   bool dashed = false;
   double line_width = 1.5;  // in points, like matplotlib (1 pt = 100/72 px)
+  // A vector field (matplotlib's quiver) when not empty: an arrow from each (x[i], y[i]) to
+  // (x[i] + dx[i], y[i] + dy[i]), in data units, instead of a line. Same length as x.
+  std::vector<double> dx, dy;
 };
 
 enum class LegendLocation { Best, UpperRight, UpperLeft, LowerLeft, LowerRight, None };
@@ -56,6 +61,11 @@ struct LinePlot {
   Series& add(const std::string& name, const std::vector<float>& y);
   Series& add(const std::string& name, std::initializer_list<double> y);  // add("a", {1, 2})
   Series& add(const std::string& name, const Tensor& y);  // a 1-D tensor, any device
+  // A scatter plot of the points (x[i], y[i]): dots, no line.
+  Series& add_points(const std::string& name, std::vector<double> x, std::vector<double> y);
+  // Arrows from (x[i], y[i]) by (dx[i], dy[i]) (a quiver plot of a vector field).
+  Series& add_arrows(const std::string& name, std::vector<double> x, std::vector<double> y,
+                     std::vector<double> dx, std::vector<double> dy);
 
   // The whole figure as an SVG document of width x height pixels.
   std::string svg(int width = 640, int height = 480) const;
