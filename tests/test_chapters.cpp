@@ -585,3 +585,28 @@ TEST_CASE("chapter 4: usage mistakes") {
   CHECK(model.status == 2);
   CHECK(model.err.find("--model") != std::string::npos);
 }
+
+TEST_CASE("chapter 8 end to end: the score field, four targets, DDIM's table and inversion") {
+  if (!have_mnist()) return;
+  const std::string chapter8 = DRIFT_CHAPTER08;
+  test::TempDir dir("chapter8");
+  const std::string out = dir.path("out");
+  RunResult r = run(dir, chapter8 + " --limit 256 --batch 16 --steps 20 --iterations 3" +
+                             " --fid-samples 8 --point-iterations 20 --seed 1 --out '" + out + "'");
+  INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+  REQUIRE(r.status == 0);
+  for (const char* file :
+       {"a_score_field.svg", "a_flow.svg", "b_error_by_timestep.svg", "b_samples_eps.png",
+        "b_samples_x0.png", "b_samples_v.png", "b_samples_mean.png", "c_inversion.png",
+        "index.html", "v_model.safetensors"})
+    CHECK_MESSAGE(std::filesystem::exists(out + "/" + file), file);
+  CHECK(r.out.find("cosine(learned, exact score)") != std::string::npos);
+  CHECK(r.out.find("largest pixel difference 0 at eta 0") != std::string::npos);  // determinism
+  CHECK(r.out.find("using (b)'s eps model") != std::string::npos);
+  CHECK(r.out.find("DDIM eta 1        10") != std::string::npos);
+  CHECK(load_image(out + "/c_inversion.png").shape() ==
+        Shape{1, 2 * (3 * 30 + 2), 2 * (8 * 30 + 2)});
+  RunResult bad = run(dir, chapter8 + " --only d");
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("--only") != std::string::npos);
+}

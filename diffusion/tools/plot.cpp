@@ -520,7 +520,7 @@ void render_panel(const LinePlot& plot, const Rect& cell, int panel_id, std::ost
       for (const auto& run : runs)
         for (const auto& p : run)
           svg << "<circle cx=\"" << num(p.first) << "\" cy=\"" << num(p.second) << "\" r=\""
-              << num(3 * kPt) << "\"/>";
+              << num(s.marker_size * kPt) << "\"/>";
       svg << "</g>\n";
     }
     svg << "</g>\n";
@@ -588,7 +588,7 @@ void render_panel(const LinePlot& plot, const Rect& cell, int panel_id, std::ost
             << "/>";
       if (s.markers)
         svg << "<circle cx=\"" << num(box.x + pad + line_length / 2) << "\" cy=\"" << num(y)
-            << "\" r=\"" << num(3 * kPt) << "\" fill=\"" << escape(color) << "\"/>";
+            << "\" r=\"" << num(s.marker_size * kPt) << "\" fill=\"" << escape(color) << "\"/>";
       svg << "<text x=\"" << num(box.x + pad + line_length + gap) << "\" y=\""
           << num(y + kFont * 0.35) << "\">" << escape(s.name) << "</text>\n";
     }

@@ -34,9 +34,10 @@ namespace diffusion {
 struct Series {
   std::string name;  // shown in the legend (leave empty to keep a series out of it)
   std::vector<double> x, y;
-  std::string color;     // any SVG colour; empty = the next tab10 colour
-  bool markers = false;  // a dot on every point
-  bool line = true;      // false: the dots only (a scatter plot; set markers too)
+  std::string color;         // any SVG colour; empty = the next tab10 colour
+  bool markers = false;      // a dot on every point
+  double marker_size = 3.0;  // the dots' radius, in points
+  bool line = true;          // false: the dots only (a scatter plot; set markers too)
   bool dashed = false;
   double line_width = 1.5;  // in points, like matplotlib (1 pt = 100/72 px)
   // A vector field (matplotlib's quiver) when not empty: an arrow from each (x[i], y[i]) to
