@@ -606,7 +606,7 @@ TEST_CASE("chapter 8 end to end: the score field, four targets, DDIM's table and
   CHECK(r.out.find("DDIM eta 1        10") != std::string::npos);
   CHECK(load_image(out + "/c_inversion.png").shape() ==
         Shape{1, 2 * (3 * 30 + 2), 2 * (8 * 30 + 2)});
-  RunResult bad = run(dir, chapter8 + " --only d");
+  RunResult bad = run(dir, chapter8 + " --parts ad");
   CHECK(bad.status == 2);
-  CHECK(bad.err.find("--only") != std::string::npos);
+  CHECK(bad.err.find("--parts takes letters among a, b, c; got 'ad'") != std::string::npos);
 }

@@ -114,4 +114,14 @@ TEST_CASE("the FID classifier learns MNIST, saves and reloads, and scores a set 
   CHECK(total == doctest::Approx(1.0));
   CHECK(r.mean_confidence > 0.5);
   CHECK(r.describe().find("FID") != std::string::npos);
+  // Scored as pictures: a sampler's overshoot beyond [-1, 1] counts as the clamped pixel.
+  const FidReport overshoot = fid_report(*loaded, x * 5.0f, train, test, 1000, "mnist");
+  CHECK(overshoot.fid ==
+        fid_report(*loaded, clamp(x * 5.0f, -1.0f, 1.0f), train, test, 1000, "mnist").fid);
+  std::vector<float> v = x.to_vector();
+  v[7] = NAN;
+  v[28 * 28 * 5] = INFINITY;
+  CHECK_THROWS_WITH_AS(fid_report(*loaded, from_vector(v, x.shape()), train, test, 1000, "mnist"),
+                       doctest::Contains("2 of 300 samples have values that are not finite"),
+                       Error);
 }

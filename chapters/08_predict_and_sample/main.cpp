@@ -14,7 +14,7 @@
 //       picture → noise → picture.
 //
 // Run:  ./build/chapters/08_predict_and_sample            (a few minutes on 2 cores)
-//       ./build/chapters/08_predict_and_sample --only c   (one part)
+//       ./build/chapters/08_predict_and_sample --parts c  (one part: any of a, b, c)
 //       ./build/chapters/08_predict_and_sample --help
 // The lecture companion is chapters/08_predict_and_sample/README.md.
 #include <chrono>
@@ -136,6 +136,7 @@ struct Scored {
   Tensor samples;
   double seconds_per_image = 0;
   FidReport report;
+  bool diverged = false;  // some samples are not finite: no report
 };
 
 // `count` samples [count, 1, 28, 28] of `model` (an ε-predictor) along `ts`: DDIM with η, or
@@ -157,9 +158,21 @@ Scored sample_and_score(NoisePredictor& model, const NoiseScheduler& s, int64_t 
   r.samples = cat(parts, 0);
   r.seconds_per_image =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / count;
-  r.report = fid_report(classifier, r.samples, train, test, std::min<int64_t>(10000, train.size()),
-                        dataset);
+  try {
+    r.report = fid_report(classifier, r.samples, train, test,
+                          std::min<int64_t>(10000, train.size()), dataset);
+  } catch (const Error& e) {  // a diverged sampler: no FID, and the table says so
+    std::printf("    (%s)\n", e.what());
+    r.diverged = true;
+  }
   return r;
+}
+
+// The FID as the tables print it, or "diverged".
+std::string fid_text(const Scored& r) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", r.report.fid);
+  return r.diverged ? "diverged" : text;
 }
 
 // ---- (b) four targets, one network -------------------------------------------------------------
@@ -278,7 +291,7 @@ int run(int argc, char** argv) {
   Cli cli("08_predict_and_sample",
           "Chapter 8: the score of a 2-D mixture; one U-Net trained on each prediction target "
           "(eps, x0, v, mean); DDIM's FID by steps and eta, determinism and inversion.");
-  std::string& only = cli.add_choice("only", "all", {"all", "a", "b", "c"}, "run one part");
+  std::string& parts = cli.add_string("parts", "abc", "which parts to run: any of a, b, c");
   std::string& dataset =
       cli.add_choice("dataset", "mnist", {"mnist", "fashion-mnist"}, "the training pictures");
   std::string& model_name =
@@ -299,6 +312,9 @@ int run(int argc, char** argv) {
   TrainingFlags training(cli, defaults);
   cli.parse(argc, argv);
   schedule.check(cli);
+  if (parts.empty() || parts.find_first_not_of("abc") != std::string::npos)
+    cli.usage_error("--parts takes letters among a, b, c; got '" + parts + "'");
+  auto chosen = [&](char part) { return parts.find(part) != std::string::npos; };
   const Device device = cli.device();
   Generator gen(cli.seed());
   const NoiseScheduler s = schedule.scheduler(device);
@@ -308,9 +324,8 @@ int run(int argc, char** argv) {
                  "The score field, four prediction targets, and DDIM.");
   std::printf("Chapter 8 (device %s, seed %llu)\n", device.str().c_str(),
               static_cast<unsigned long long>(cli.seed()));
-  if (only == "all" || only == "a")
-    score_lesson(schedule.scheduler(Device::cpu()), point_steps, &gen, out, page);
-  if (only == "a") return write_chapter_page(page, out), 0;
+  if (chosen('a')) score_lesson(schedule.scheduler(Device::cpu()), point_steps, &gen, out, page);
+  if (!chosen('b') && !chosen('c')) return write_chapter_page(page, out), 0;
 
   const DataSearch search = DataSearch::defaults(cli.data_dir());
   const ImageDataset train = ImageDataset::load(dataset, "train", search, limit);
@@ -325,7 +340,7 @@ int run(int argc, char** argv) {
   const std::vector<int64_t> ts50 = ddim_timesteps(s.steps(), std::min<int64_t>(50, s.steps()));
 
   std::unique_ptr<NoisePredictor> eps_model;
-  if (only == "all" || only == "b") {
+  if (chosen('b')) {
     std::printf("\n(b) Four targets, one network: model %s, %lld steps each on %s\n",
                 model_name.c_str(), static_cast<long long>(options.iterations), dataset.c_str());
     std::vector<std::unique_ptr<NoisePredictor>> nets;
@@ -336,23 +351,29 @@ int run(int argc, char** argv) {
       models.push_back({p, nets.back().get()});
     }
     error_by_timestep(models, s, test, &gen, out, page);
-    std::printf("    target  FID (DDIM %zu steps, %lld samples)  floor  confidence\n", ts50.size(),
+    std::printf("    target  FID (DDIM %zu steps, %lld samples)  confidence\n", ts50.size(),
                 static_cast<long long>(fid_samples));
+    double floor = 0;
     for (auto [p, net] : models) {
       EpsFromPrediction as_eps(*net, s, p);
       const Scored r = sample_and_score(as_eps, s, fid_samples, ts50, 0.0, false, &gen, *classifier,
                                         train, test, dataset);
-      std::printf("    %-6s  %8.1f  %27.1f  %.3f\n", prediction_name(p), r.report.fid,
-                  r.report.floor, r.report.mean_confidence);
+      std::printf("    %-6s  %10s  %10.3f\n", prediction_name(p), fid_text(r).c_str(),
+                  r.report.mean_confidence);
+      if (!r.diverged) floor = r.report.floor;
+      std::vector<float> shown =
+          slice(r.samples, 0, 0, std::min<int64_t>(64, fid_samples)).to_vector();
+      for (float& v : shown) v = std::isfinite(v) ? v : 0.0f;  // a diverged pixel shows grey
       page.save_png(out, std::string("b_samples_") + prediction_name(p) + ".png",
-                    make_grid(unnormalize_to_zero_to_one(
-                                  slice(r.samples, 0, 0, std::min<int64_t>(64, fid_samples))),
+                    make_grid(unnormalize_to_zero_to_one(from_vector(
+                                  shown, {int64_t(shown.size()) / (28 * 28), 1, 28, 28})),
                               8, 2, 1.0f),
                     "(b) samples of the " + std::string(prediction_name(p)) + " model (DDIM)");
     }
+    std::printf("    floor (as many held-out real pictures): %.1f\n", floor);
     eps_model = std::move(nets.front());
   }
-  if (only == "b") return write_chapter_page(page, out), 0;
+  if (!chosen('c')) return write_chapter_page(page, out), 0;
 
   std::printf("\n(c) DDIM: fewer steps, the same model\n");
   const std::string ch4 = beside_output_dir(out, "04_mnist/model_" + model_name + ".safetensors");
@@ -383,14 +404,14 @@ int run(int argc, char** argv) {
       const Scored r =
           sample_and_score(*eps_model, s, fid_samples, ddim_timesteps(s.steps(), steps), eta, false,
                            &gen, *classifier, train, test, dataset);
-      std::printf("    DDIM eta %.0f     %5lld   %10.1f   %10.1f\n", eta,
-                  static_cast<long long>(steps), r.report.fid, 1000 * r.seconds_per_image);
+      std::printf("    DDIM eta %.0f     %5lld   %10s   %10.1f\n", eta,
+                  static_cast<long long>(steps), fid_text(r).c_str(), 1000 * r.seconds_per_image);
     }
   if (full) {
     const Scored r = sample_and_score(*eps_model, s, fid_samples, {}, 0.0, true, &gen, *classifier,
                                       train, test, dataset);
-    std::printf("    DDPM           %5lld   %10.1f   %10.1f\n", static_cast<long long>(s.steps()),
-                r.report.fid, 1000 * r.seconds_per_image);
+    std::printf("    DDPM           %5lld   %10s   %10.1f\n", static_cast<long long>(s.steps()),
+                fid_text(r).c_str(), 1000 * r.seconds_per_image);
   }
   write_chapter_page(page, out);
   return 0;

@@ -2,6 +2,7 @@
 #include "diffusion/metrics/fid.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -146,7 +147,21 @@ FidReport fid_report(FidClassifier& classifier, const Tensor& samples, const Ima
   const GaussianFit reference = fit_features(classifier, first(train, reference_count));
   std::vector<float> confidence;
   std::vector<int64_t> label;
-  const GaussianFit generated = fit_features(classifier, samples.cpu(), &confidence, &label);
+  const Tensor pictures = samples.cpu();
+  int64_t not_finite = 0;
+  const int64_t per_sample = pictures.numel() / std::max<int64_t>(1, pictures.size(0));
+  const std::vector<float> values = pictures.to_vector();
+  for (int64_t i = 0; i < pictures.size(0); ++i)
+    for (int64_t j = 0; j < per_sample; ++j)
+      if (!std::isfinite(values[size_t(i * per_sample + j)])) {
+        ++not_finite;
+        break;
+      }
+  DRIFT_CHECK(not_finite == 0, "fid_report: " << not_finite << " of " << pictures.size(0)
+                                              << " samples have values that are not finite "
+                                                 "(the sampler diverged): no FID");
+  const GaussianFit generated =
+      fit_features(classifier, clamp(pictures, -1.0f, 1.0f), &confidence, &label);
   const GaussianFit held_out = fit_features(classifier, first(test, r.samples));
   r.fid =
       frechet_distance(generated.mean, generated.covariance, reference.mean, reference.covariance);

@@ -69,8 +69,11 @@ struct FidReport {
   std::string describe() const;  // a few lines for the terminal and the README
 };
 
-// Scores `samples` [N, 1, 28, 28] in [-1, 1]: features of the samples, of `reference_count`
-// training pictures and of N test pictures (the floor).
+// Scores `samples` [N, 1, 28, 28]: features of the samples, of `reference_count` training
+// pictures and of N test pictures (the floor). The samples are scored as the pictures they
+// are: clamped to [-1, 1], what their PNG shows (a sampler's raw output can reach ±30 where a
+// model saturates, and features of such values would score the overshoot, not the picture).
+// A sample with a value that is not finite (a diverged sampler) is an error naming how many.
 FidReport fid_report(FidClassifier& classifier, const Tensor& samples, const ImageDataset& train,
                      const ImageDataset& test, int64_t reference_count, const std::string& dataset);
 
