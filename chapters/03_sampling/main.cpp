@@ -3,8 +3,8 @@
 // A model that predicts the noise in x_t gives us the mean of the step back, and DDPM's
 // sampler (Ho et al. 2020, Algorithm 2) walks from x_T ~ N(0, I) down to x_0:
 //
-//   x_{t-1} = (x_t − β_t/√(1-ᾱ_t) · ε_θ(x_t, t)) / √α_t + σ_t z,   z ~ N(0, I)     (eq. 11)
-//   σ²_t = β̃_t = (1-ᾱ_{t-1})/(1-ᾱ_t) · β_t  (the posterior variance), and no noise at t = 0.
+//   x_{t-1} = (x_t − β_t/√(1-ᾱ_t) · ε_θ(x_t, t)) / √α_t + σ_t z,   z ~ N(0, I)   (line 4)
+//   the mean is eq. 11; σ²_t = β̃_t = (1-ᾱ_{t-1})/(1-ᾱ_t) · β_t (eq. 7), no noise at t = 0.
 //
 // Three experiments, each writing its samples and a strip of the steps in between:
 //   (a) the toy model of chapter 2 (T = 24) at 512x512: untrained, trained, and two
