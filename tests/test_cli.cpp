@@ -1,4 +1,5 @@
-// test_cli.cpp — the chapter flag parser, the output folder, run_main and the progress line.
+// test_cli.cpp — the chapter flag parser and the flag blocks chapters share, the output folder,
+// run_main and the progress line.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -6,7 +7,10 @@
 #include <sstream>
 
 #include "diffusion/tools/cli.h"
+#include "diffusion/tools/picture_flags.h"
 #include "diffusion/tools/progress.h"
+#include "diffusion/training/saved_weights.h"
+#include "diffusion/training/schedule_flags.h"
 #include "tensor/cpu/kernels.h"
 #include "tensor/error.h"
 #include "tests/helpers.h"
@@ -220,4 +224,41 @@ TEST_CASE("CLI: given() tells a flag set on the command line from its default") 
   CHECK(cli.given("iterations"));  // given, even though equal to the default
   CHECK(cli.given("fast"));
   CHECK_THROWS_AS(cli.given("nope"), Error);
+}
+
+TEST_CASE("flag blocks: PictureFlags, ScheduleFlags with and without --schedule, WeightsFlag") {
+  test::TempDir dir("cli-blocks");
+  const std::string picture = dir.write("picture.png"), weights = dir.write("w.safetensors");
+  {
+    Cli cli("c", "d");
+    PictureFlags flags(cli, "picture to noise", 512, 8);
+    ScheduleFlags schedule(cli, {24, 1e-4, 0.6});
+    ScheduleFlags plotted(cli, {1000, 1e-4, 0.02, "linear", false}, "schedule-", "(plot) ");
+    WeightsFlag weights_flag(cli, "the weights", "02_x/model.safetensors");
+    CHECK_THROWS_AS(cli.try_parse({"--schedule-schedule", "cosine"}), CliError);  // no such flag
+    CHECK_THROWS_AS(cli.try_parse({"--size", "4"}), CliError);  // below the minimum, 8
+    REQUIRE(cli.try_parse({"--image", picture, "--size", "16", "--schedule", "cosine",
+                           "--schedule-steps", "50", "--weights", weights}));
+    CHECK(flags.path() == picture);
+    CHECK(flags.size() == 16);
+    CHECK(schedule.schedule() == "cosine");
+    CHECK(schedule.settings().at("schedule") == "cosine");
+    CHECK(plotted.steps() == 50);
+    CHECK(plotted.schedule() == "linear");
+    CHECK(plotted.scheduler().steps() == 50);
+    CHECK(plotted.describe() == "T = 50, beta linear 0.0001 -> 0.02");
+    CHECK_NOTHROW(weights_flag.check());
+    CHECK(weights_flag.path("out/03_x") == weights);  // given: used as it is
+    CHECK(cli.usage().find("--schedule-beta-end X") != std::string::npos);
+  }
+  {
+    Cli cli("c", "d");
+    WeightsFlag weights_flag(cli, "the weights", "02_x/model.safetensors");
+    REQUIRE(cli.try_parse({}));
+    CHECK(weights_flag.path("out/03_x") == "out/02_x/model.safetensors");  // beside --out
+    CHECK_NOTHROW(weights_flag.check());  // the default may be missing: the chapter says so
+    REQUIRE(cli.try_parse({"--weights", dir.path("missing.safetensors")}));
+    CHECK_THROWS_WITH_AS(weights_flag.check(), doctest::Contains("--weights: no such file"), Error);
+  }
+  CHECK(picture_path(picture, "") == picture);
 }

@@ -1,5 +1,5 @@
 // test_image.cpp — image utilities: ranges, resizing (against PyTorch), grey-scale, nearest
-// upscaling, make_grid's layout, and PNG files written and read back.
+// upscaling, make_grid's layout (and tile_rows'), and PNG files written and read back.
 #include <doctest/doctest.h>
 
 #include <cstdio>
@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "diffusion/tools/image.h"
+#include "diffusion/tools/strip.h"
 #include "tensor/error.h"
 #include "tests/helpers.h"
 #include "tests/temp_dir.h"
@@ -213,4 +214,27 @@ TEST_CASE("image files: clear errors") {
                        doctest::Contains("C in 1..4"), Error);
   CHECK_THROWS_WITH_AS(load_image(dir.path("missing.png"), 2),
                        doctest::Contains("channels must be"), Error);
+}
+
+TEST_CASE("tile_rows: rows under rows, short rows filled with white; pick_evenly") {
+  const Tensor black = zeros({1, 1, 2, 2}), grey = full({1, 1, 2, 2}, 0.5f);
+  // Row 0: black, grey; row 1: black only, so its second tile is white (1).
+  const Tensor grid = tile_rows({{black, grey}, {black}});
+  CHECK(grid.shape() == Shape{1, 2 * 4 + 2, 2 * 4 + 2});  // make_grid's layout, padding 2
+  const std::vector<float> v = grid.to_vector();
+  auto at = [&](int64_t y, int64_t x) { return v[size_t(y * grid.size(2) + x)]; };
+  CHECK(at(2, 2) == 0.0f);  // row 0, tile 0
+  CHECK(at(2, 6) == 0.5f);  // row 0, tile 1
+  CHECK(at(6, 2) == 0.0f);  // row 1, tile 0
+  CHECK(at(6, 6) == 1.0f);  // row 1, the filler
+  CHECK(at(0, 0) == 1.0f);  // white gaps
+  // At least 3 columns when asked for.
+  CHECK(tile_rows({{black}}, 3).shape() == Shape{1, 6, 3 * 4 + 2});
+
+  std::vector<Tensor> tiles;
+  for (int i = 0; i < 25; ++i) tiles.push_back(full({1, 1, 1, 1}, float(i)));
+  std::vector<float> picked;
+  for (const Tensor& t : pick_evenly(tiles, 5)) picked.push_back(t.item());
+  CHECK(picked == std::vector<float>{0, 6, 12, 18, 24});  // first and last always
+  CHECK(pick_evenly(std::vector<Tensor>(tiles.begin(), tiles.begin() + 3), 5).size() == 3);
 }

@@ -1,7 +1,7 @@
 // test_repo.cpp — checks on the repository itself, so that what the READMEs and the layout
 // promise stays true:
 //   * no #include runs upward: tensor → autograd → nn → diffusion → chapters, and inside
-//     diffusion/ tools/ → (process/ objectives/ samplers/ models/) → training/;
+//     diffusion/ tools/ → (process/ objectives/ samplers/ metrics/ models/ figures/) → training/;
 //   * every relative link in a Markdown file points at a file that exists; a link to code
 //     names its symbol in backticks ([`ddpm_loss`](diffusion/objectives/ddpm_loss.cpp)) and the
 //     symbol is in that file — and within the lines, when the link points at lines (#L12-L20);
@@ -64,6 +64,7 @@ int layer(const std::string& path) {
       {"diffusion/samplers/", 4},
       {"diffusion/metrics/", 4},
       {"diffusion/models/", 4},
+      {"diffusion/figures/", 4},
       {"diffusion/training/", 5},
       {"chapters/", 6}};
   for (const auto& [prefix, rank] : layers)

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "diffusion/figures/schedule_figures.h"
 #include "diffusion/metrics/marginal_check.h"
 #include "diffusion/process/schedule.h"
 #include "diffusion/samplers/ddpm.h"
@@ -289,4 +290,40 @@ TEST_CASE("check_marginals: the walk and the jump agree with eq. 4's mean and va
   }
   CHECK(check.worst < 5);
   CHECK(check.worst > 0.1);  // estimates from noise are never exact
+}
+
+TEST_CASE("MarginalCheck::table: a header and the rows for t = 1, every T/4-th step and T") {
+  MarginalCheck check;
+  for (int64_t k = 1; k <= 8; ++k) check.fits.push_back({k, 0.5, 0.5, 0.5, 0.75, 0.75, 0.75});
+  const std::string table = check.table();
+  int lines = 0;
+  for (char c : table) lines += c == '\n';
+  CHECK(lines == 1 + 5);  // t = 1, 2, 4, 6, 8
+  CHECK(table.find("sqrt(ab)") != std::string::npos);
+  CHECK(table.find("\n       2    0.50000") != std::string::npos);
+  CHECK(table.find("\n       3 ") == std::string::npos);
+}
+
+TEST_CASE("signal_and_noise: what is left of x_0, and the noise, after k steps") {
+  // The DDPM step: √ᾱ_k and √(1-ᾱ_k), from (1, 0); the variances add up to 1.
+  const SignalAndNoise ddpm = signal_and_noise(std::vector<float>{0.19f, 0.19f});
+  REQUIRE(ddpm.signal.size() == 3);
+  CHECK(ddpm.signal[0] == 1.0);
+  CHECK(ddpm.noise[0] == 0.0);
+  CHECK(ddpm.signal[2] == doctest::Approx(0.81));  // √(0.81²)
+  for (size_t k = 0; k < 3; ++k)
+    CHECK(ddpm.signal[k] * ddpm.signal[k] + ddpm.noise[k] * ddpm.noise[k] == doctest::Approx(1));
+  // x_k = a x_{k-1} + b ε: a^k and b √((1 - a^{2k})/(1 - a²)).
+  const SignalAndNoise scaled = signal_and_noise(0.5, 0.1, 4);
+  REQUIRE(scaled.noise.size() == 5);
+  CHECK(scaled.signal[4] == doctest::Approx(0.0625));
+  CHECK(scaled.noise[4] == doctest::Approx(0.1 * std::sqrt((1 - std::pow(0.5, 8)) / 0.75)));
+  CHECK(signal_and_noise(1.0, 0.1, 4).noise[4] == doctest::Approx(0.2));  // a = 1: b √k
+  // The figure: two panels, one series per process on each.
+  const std::string svg = signal_and_noise_figure({{"ddpm", ddpm}, {"scaled", scaled}}).svg();
+  CHECK(svg.find("<title>ddpm</title>") != std::string::npos);
+  const std::string schedules = schedules_figure(50, 1e-4, 0.02).svg();
+  for (BetaSchedule kind : kBetaSchedules)
+    CHECK(schedules.find(std::string("<title>") + beta_schedule_name(kind) + "</title>") !=
+          std::string::npos);
 }

@@ -20,14 +20,15 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "diffusion/figures/schedule_figures.h"
 #include "diffusion/metrics/marginal_check.h"
 #include "diffusion/process/schedule.h"
 #include "diffusion/tools/cli.h"
-#include "diffusion/tools/data.h"
 #include "diffusion/tools/html_index.h"
 #include "diffusion/tools/image.h"
-#include "diffusion/tools/plot.h"
+#include "diffusion/tools/picture_flags.h"
 #include "diffusion/tools/strip.h"
+#include "diffusion/training/schedule_flags.h"
 
 using namespace drift;
 using namespace drift::diffusion;
@@ -67,11 +68,11 @@ Tiles scale_and_add_noise(const Chapter& ch, const Tensor& x0, double a, double 
     x = static_cast<float>(a) * x + static_cast<float>(b) * eps;  // x_k = a x_{k-1} + b ε
     tiles.push_back(as_tiles(x, ch.style));
   }
+  const SignalAndNoise left = signal_and_noise(a, b, steps);  // a^k and the noise's std
   std::printf(
       "    after %lld steps: picture weight a^k = %.4f, noise std = %.4f, std of x = %.4f"
       " (x_0 had %.4f)\n",
-      static_cast<long long>(steps), std::pow(a, double(steps)),
-      b * std::sqrt((1 - std::pow(a, 2.0 * steps)) / (1 - a * a)), pixel_stats(x).std,
+      static_cast<long long>(steps), left.signal.back(), left.noise.back(), pixel_stats(x).std,
       pixel_stats(x0).std);
   save_grid(ch, tiles, "a_scale_and_add_noise.png", "(a) x <- a x + b eps: the picture fades");
   return tiles;
@@ -126,15 +127,12 @@ Tiles closed_form(const Chapter& ch, const Tensor& x0, const NoiseScheduler& sch
   return tiles;
 }
 
-// The overview: (a)-(d) one row each, five stages from x_0 to the last step (short rows are
-// filled with white so the columns line up).
+// The overview: (a)-(d) one row each, five stages from x_0 to the last step.
 void save_overview(const Chapter& ch, const std::vector<Tiles>& rows) {
   std::printf("\nOverview: rows (a), (b), (c), (d); five stages from x_0 to the last step\n");
-  Tiles picked;
-  for (const Tiles& row : rows)
-    for (size_t i = 0, n = row.size(); i < 5; ++i)
-      picked.push_back(n >= 5 ? row[(i * (n - 1) + 2) / 4] : i < n ? row[i] : ones(row[0].shape()));
-  ch.page->save_png(ch.out, "overview.png", make_grid(cat(picked, 0), 5, 2, 1.0f),
+  std::vector<Tiles> picked;
+  for (const Tiles& row : rows) picked.push_back(pick_evenly(row, 5));
+  ch.page->save_png(ch.out, "overview.png", tile_rows(picked, 5),
                     "(a)-(d) side by side, five stages each");
 }
 
@@ -145,23 +143,14 @@ void save_overview(const Chapter& ch, const std::vector<Tiles>& rows) {
 // PASS when every estimate is within 5 standard errors (a false alarm: ~1e-6 per number).
 bool check_closed_form(const Chapter& ch, const Tensor& x0, const NoiseScheduler& scheduler,
                        int64_t draws) {
-  std::printf(
-      "\nCheck: %lld draws of the iterated process (c) and of the closed form (d)\n"
-      "    %4s  %9s  %9s  %9s  |  %9s  %9s  %9s\n",
-      static_cast<long long>(draws), "t", "sqrt(ab)", "iterated", "closed", "1-ab", "iterated",
-      "closed");
+  std::printf("\nCheck: %lld draws of the iterated process (c) and of the closed form (d)\n",
+              static_cast<long long>(draws));
   const MarginalCheck check = check_marginals(x0, scheduler, draws, ch.gen);
-  const int64_t T = scheduler.steps();
-  for (const MarginalFit& f : check.fits)
-    if (f.steps == 1 || f.steps == T || f.steps % std::max<int64_t>(1, T / 4) == 0)
-      std::printf("    %4lld  %9.5f  %9.5f  %9.5f  |  %9.5f  %9.5f  %9.5f\n",
-                  static_cast<long long>(f.steps), f.sqrt_alpha_bar, f.slope_walk, f.slope_jump,
-                  f.one_minus_alpha_bar, f.variance_walk, f.variance_jump);
   const bool pass = check.worst < 5;
   std::printf(
-      "    (t counts steps taken; ab = alpha_bar; each number from %.0f values)\n"
+      "%s    (t counts steps taken; ab = alpha_bar; each number from %.0f values)\n"
       "    largest deviation: %.2f standard errors (limit 5)  =>  %s\n",
-      check.values, check.worst,
+      check.table().c_str(), check.values, check.worst,
       pass ? "PASS: the jump and the walk have the same mean and variance"
            : "FAIL: the closed form does not match the iterated process");
   return pass;
@@ -174,64 +163,33 @@ bool check_closed_form(const Chapter& ch, const Tensor& x0, const NoiseScheduler
 // process with betas β_1..β_k leaves √ᾱ_k of the picture and noise of std √(1-ᾱ_k).
 void plot_signal_and_noise(const Chapter& ch, double a, double b, int64_t steps_a,
                            const std::vector<float>& fixed_betas, const NoiseScheduler& linear) {
-  Figure figure(1, 2);
-  figure.title = "What is left of the picture, and how much noise, after k steps";
-  LinePlot &signal = figure.panel(0), &noise = figure.panel(1);
-  signal.title = "weight of x₀ in xₖ";
-  noise.title = "standard deviation of the noise in xₖ";
-  signal.xlabel = noise.xlabel = "step k";
-  signal.y_min = noise.y_min = -0.05;
-  signal.y_max = noise.y_max = 1.05;
-  std::vector<double> s, n;
-  for (int64_t k = 0; k <= steps_a; ++k) {
-    s.push_back(std::pow(a, double(k)));
-    n.push_back(b * std::sqrt((1 - std::pow(a, 2.0 * k)) / (1 - a * a)));
-  }
-  char label[64];
-  std::snprintf(label, sizeof label, "(a) a = %g, b = %g", a, b);
-  signal.add(label, s).markers = noise.add(label, n).markers = true;
-  std::snprintf(label, sizeof label, "(b) fixed β = %g", double(fixed_betas.at(0)));
-  for (const auto& [name, betas] :
-       {std::make_pair(std::string(label), fixed_betas),
-        std::make_pair(std::string("(c), (d) linear β"), linear.betas.to_vector())}) {
-    double alpha_bar = 1.0;
-    s = {1.0}, n = {0.0};
-    for (float beta : betas) {
-      alpha_bar *= 1.0 - beta;
-      s.push_back(std::sqrt(alpha_bar)), n.push_back(std::sqrt(1.0 - alpha_bar));
-    }
-    signal.add(name, s).markers = noise.add(name, n).markers = true;
-  }
-  figure.save(ch.out + "/signal_and_noise.svg");
-  ch.page->figure("signal_and_noise.svg", "how much signal and noise each recipe leaves");
-  std::printf("    -> %s/signal_and_noise.svg\n", ch.out.c_str());
+  char label_a[64], label_b[64];
+  std::snprintf(label_a, sizeof label_a, "(a) a = %g, b = %g", a, b);
+  std::snprintf(label_b, sizeof label_b, "(b) fixed β = %g", double(fixed_betas.at(0)));
+  const Figure figure =
+      signal_and_noise_figure({{label_a, signal_and_noise(a, b, steps_a)},
+                               {label_b, signal_and_noise(fixed_betas)},
+                               {"(c), (d) linear β", signal_and_noise(linear.betas.to_vector())}});
+  ch.page->save_svg(ch.out, "signal_and_noise.svg", figure,
+                    "how much signal and noise each recipe leaves");
 }
 
 // β_t and ᾱ_t of the four schedules of the DDPM practical for T steps.
-void plot_schedules(const Chapter& ch, int64_t steps, double beta_start, double beta_end) {
+void plot_schedules(const Chapter& ch, const ScheduleFlags& plotted) {
+  const int64_t steps = plotted.steps();
+  const double beta_start = plotted.beta_start(), beta_end = plotted.beta_end();
   std::printf(
       "\nSchedules: beta_t and alpha_bar_t for T = %lld (beta %g -> %g; cosine: s = 0.008)\n",
       static_cast<long long>(steps), beta_start, beta_end);
-  Figure figure(1, 2);
-  figure.title = "Noise schedules, T = " + std::to_string(steps);
-  LinePlot &beta_plot = figure.panel(0), &alpha_bar_plot = figure.panel(1);
-  beta_plot.title = "βₜ (log scale)";
-  beta_plot.log_y = true;
-  alpha_bar_plot.title = "ᾱₜ";
-  beta_plot.xlabel = alpha_bar_plot.xlabel = "timestep t";
-  for (BetaSchedule kind : {BetaSchedule::Linear, BetaSchedule::Cosine, BetaSchedule::Quadratic,
-                            BetaSchedule::Sigmoid}) {
-    NoiseScheduler scheduler(steps, beta_start, beta_end, kind);
-    beta_plot.add(beta_schedule_name(kind), scheduler.betas);
-    alpha_bar_plot.add(beta_schedule_name(kind), scheduler.alpha_bar);
-    const std::vector<float> ab = scheduler.alpha_bar.to_vector();
+  for (BetaSchedule kind : kBetaSchedules) {
+    const std::vector<float> ab =
+        NoiseScheduler(steps, beta_start, beta_end, kind).alpha_bar.to_vector();
     std::printf("    %-9s alpha_bar at t = T/4, T/2, 3T/4, T-1: %.4f %.4f %.4f %.2e\n",
                 beta_schedule_name(kind), ab[size_t(steps / 4)], ab[size_t(steps / 2)],
                 ab[size_t(3 * steps / 4)], ab.back());
   }
-  figure.save(ch.out + "/schedules.svg");
-  ch.page->figure("schedules.svg", "the four beta schedules and their alpha_bar");
-  std::printf("    -> %s/schedules.svg\n", ch.out.c_str());
+  ch.page->save_svg(ch.out, "schedules.svg", schedules_figure(steps, beta_start, beta_end),
+                    "the four beta schedules and their alpha_bar");
 }
 
 }  // namespace
@@ -242,8 +200,7 @@ int run(int argc, char** argv) {
           "(a)-(d), the signal/noise curves and the four beta schedules, and checks that the "
           "closed form x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps matches the "
           "iterated process in mean and variance.");
-  std::string& image = cli.add_string("image", "", "picture to noise (default: the mandrill)");
-  int64_t& size = cli.add_int("size", 512, "the picture is resized to SIZE x SIZE pixels", 8, 4096);
+  PictureFlags picture(cli, "picture to noise", 512, 8);
   double& a = cli.add_float("a", 0.5, "(a) weight of x in x <- a*x + b*eps", 0.0, 10.0);
   double& b = cli.add_float("b", 0.1, "(a) weight of the noise eps", 0.0, 10.0);
   int64_t& steps_a = cli.add_int("steps-a", 4, "(a) number of steps", 1, 1000);
@@ -252,16 +209,12 @@ int run(int argc, char** argv) {
   double& beta_start = cli.add_float("beta-start", 1e-4, "(c), (d) first beta", 1e-8, 0.999);
   double& beta_end = cli.add_float("beta-end", 0.6, "(c), (d) last beta", 1e-8, 0.999);
   int64_t& draws = cli.add_int("draws", 8, "noise draws per step for the check", 2, 4096);
-  int64_t& schedule_steps =
-      cli.add_int("schedule-steps", 1000, "T of the schedule plot", 8, 100000);
-  double& schedule_beta_start = cli.add_float("schedule-beta-start", 1e-4,
-                                              "first beta of the plotted schedules", 1e-8, 0.999);
-  double& schedule_beta_end =
-      cli.add_float("schedule-beta-end", 0.02, "last beta of the plotted schedules", 1e-8, 0.999);
+  ScheduleFlags plotted(cli, {1000, 1e-4, 0.02, "linear", false}, "schedule-", "(plot) ");
   int64_t& columns = cli.add_int("columns", 5, "pictures per row in the grids", 1, 100);
   int64_t& tile =
       cli.add_int("tile", 128, "side of each picture in the grids, px (0: full)", 0, 4096);
   cli.parse(argc, argv);
+  plotted.check(cli);
 
   NoGradGuard no_grad;  // nothing here is trained: no graph
   Generator gen(cli.seed());
@@ -271,8 +224,8 @@ int run(int argc, char** argv) {
   const Chapter ch{cli.device(), &gen, make_output_dir(cli.out_dir()), columns, {1, tile}, &page};
   std::printf("Chapter 1: the forward process (device %s, seed %llu); outputs in %s/\n",
               ch.device.str().c_str(), static_cast<unsigned long long>(cli.seed()), ch.out.c_str());
-  const std::string path =
-      image.empty() ? find_mandrill(DataSearch::defaults(cli.data_dir())).path : image;
+  const std::string path = picture.path();
+  const int64_t size = picture.size();
   // [1, 3, size, size] in [-1, 1]: centre-cropped to a square, resized, scaled from [0, 1].
   const Tensor x0 = load_picture(path, size, 3, ch.device);
   std::printf("x_0: %s, %lldx%lld RGB, pixels scaled to [-1, 1]; grid tiles %s\n", path.c_str(),
@@ -292,7 +245,7 @@ int run(int argc, char** argv) {
   save_overview(ch, rows);
   std::printf("\nSignal and noise of (a)-(c), step by step\n");
   plot_signal_and_noise(ch, a, b, steps_a, fixed_betas, linear);
-  plot_schedules(ch, schedule_steps, schedule_beta_start, schedule_beta_end);
+  plot_schedules(ch, plotted);
   const bool pass = check_closed_form(ch, x0, linear, draws);
   write_chapter_page(page, ch.out);
   return pass ? 0 : 1;

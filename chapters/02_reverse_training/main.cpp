@@ -27,10 +27,12 @@
 #include "diffusion/objectives/ddpm_loss.h"
 #include "diffusion/process/schedule.h"
 #include "diffusion/tools/cli.h"
-#include "diffusion/tools/data.h"
 #include "diffusion/tools/html_index.h"
 #include "diffusion/tools/image.h"
+#include "diffusion/tools/picture_flags.h"
 #include "diffusion/tools/plot.h"
+#include "diffusion/tools/strip.h"
+#include "diffusion/training/schedule_flags.h"
 #include "diffusion/training/trainer.h"
 #include "nn/checkpoint.h"
 
@@ -69,22 +71,14 @@ void save_denoising_figure(const std::string& path, ToyModel& model,
   std::vector<int64_t> shown;
   for (int64_t i = 0; i < 5; ++i) shown.push_back(i * (T - 1) / 4);  // 0, ..., T-1
   std::vector<Tensor> noisy, denoised;
-  auto as_tile = [&](const Tensor& x) {
-    Tensor picture = unnormalize_to_zero_to_one(x).cpu();
-    if (tile > 0 && tile < picture.size(-1))
-      picture = resize(picture, tile, tile, ResizeFilter::Nearest);
-    return picture;
-  };
   for (int64_t t_index : shown) {
     Tensor t = scheduler.timesteps(1, t_index);
     Tensor x_t = scheduler.add_noise(x0, randn(x0.shape(), x0.device()), t);
     Tensor eps_hat = model.forward(x_t, t);
-    noisy.push_back(as_tile(x_t));
-    denoised.push_back(as_tile(scheduler.predict_x0(x_t, eps_hat, t)));
+    noisy.push_back(as_tiles(x_t, {1, tile}));
+    denoised.push_back(as_tiles(scheduler.predict_x0(x_t, eps_hat, t), {1, tile}));
   }
-  std::vector<Tensor> tiles = noisy;
-  tiles.insert(tiles.end(), denoised.begin(), denoised.end());
-  save_png(path, make_grid(cat(tiles, 0), static_cast<int64_t>(shown.size()), 2, 1.0f));
+  save_png(path, tile_rows({noisy, denoised}));
   std::printf("    -> %s\n       top: x_t at t =", path.c_str());
   for (int64_t t_index : shown) std::printf(" %lld", static_cast<long long>(t_index));
   std::printf("; bottom: the x_0 the predicted noise implies\n");
@@ -95,17 +89,9 @@ int run(int argc, char** argv) {
           "Chapter 2: trains the toy model eps_theta(x_t, t) to predict the noise added to the "
           "mandrill (the DDPM training objective), then writes the loss curves, the weights "
           "(chapter 3 samples with them) and a checkpoint that --resume continues exactly.");
-  std::string& image_path =
-      cli.add_string("image", "", "picture to train on (default: the mandrill, found via --data)");
-  int64_t& size = cli.add_int("size", 512, "the picture is resized to SIZE x SIZE pixels", 4, 4096);
+  PictureFlags picture(cli, "picture to train on", 512);
   int64_t& batch = cli.add_int("batch", 1, "noisy copies of the picture per iteration", 1, 4096);
-  int64_t& steps = cli.add_int("steps", 24, "T, the number of noising steps", 2, 100000);
-  double& beta_start =
-      cli.add_float("beta-start", 1e-4, "first beta of the linear schedule", 1e-8, 0.999);
-  double& beta_end = cli.add_float("beta-end", 0.6, "last beta of the linear schedule", 1e-8, 0.999);
-  std::string& schedule =
-      cli.add_choice("schedule", "linear", {"linear", "cosine", "quadratic", "sigmoid"},
-                     "beta schedule (cosine ignores --beta-start and --beta-end)");
+  ScheduleFlags schedule(cli, {24, 1e-4, 0.6});  // the tutorial's: T = 24, beta 1e-4 -> 0.6
   int64_t& hidden = cli.add_int("hidden", 16, "hidden channels of the toy model", 1, 4096);
   int64_t& tile =
       cli.add_int("tile", 256, "size of each picture in denoising.png, px (0 = full)", 0, 4096);
@@ -113,7 +99,7 @@ int run(int argc, char** argv) {
   defaults.checkpoint_every = 100;
   TrainingFlags training(cli, defaults);
   cli.parse(argc, argv);
-  if (beta_start > beta_end) cli.usage_error("--beta-start must not exceed --beta-end");
+  schedule.check(cli);  // a first beta above the last: a usage error
 
   const Device device = cli.device();
   const TrainingOptions options = training.options();
@@ -122,25 +108,21 @@ int run(int argc, char** argv) {
               device.str().c_str(), static_cast<unsigned long long>(cli.seed()));
 
   // ---- the data: one picture in [-1, 1], `batch` copies (each gets its own noise and t) ---------
-  const std::string path =
-      image_path.empty() ? find_mandrill(DataSearch::defaults(cli.data_dir())).path : image_path;
+  const std::string path = picture.path();
   std::printf("picture: %s\n", path.c_str());
-  const Tensor x0 = load_picture(path, size, 3, device);  // [1, 3, size, size]
+  const Tensor x0 = load_picture(path, picture.size(), 3, device);  // [1, 3, size, size]
   const Tensor x0_batch = batch == 1 ? x0 : x0 * ones({batch, 1, 1, 1}, device);
 
   // ---- the schedule and the model (its weights drawn from the --seed'ed generator) -------------
-  NoiseScheduler scheduler(steps, beta_start, beta_end, parse_beta_schedule(schedule), device);
+  const NoiseScheduler scheduler = schedule.scheduler(device);
   ToyModel model(3, hidden);
   model.to(device);
   std::printf("%s", model.summary().c_str());
-  const RunSettings settings = {{"image", path},
-                                {"size", std::to_string(size)},
-                                {"batch", std::to_string(batch)},
-                                {"steps", std::to_string(steps)},
-                                {"schedule", schedule},
-                                {"beta-start", exact(beta_start)},
-                                {"beta-end", exact(beta_end)},
-                                {"hidden", std::to_string(hidden)}};
+  RunSettings settings = schedule.settings();  // steps, schedule, beta-start, beta-end
+  settings.insert({{"image", path},
+                   {"size", std::to_string(picture.size())},
+                   {"batch", std::to_string(batch)},
+                   {"hidden", std::to_string(hidden)}});
 
   // ---- training: Algorithm 1 of Ho et al., one batch per step --------------------------------
   std::printf("\nTraining: loss = mean (eps - eps_theta(x_t, t))^2 over the pixels\n");
@@ -153,7 +135,8 @@ int run(int argc, char** argv) {
   std::printf("\nOutputs\n");
   trainer.finish();
 
-  // ---- what the trained model learned ------------------------------------------------------------
+  // ---- what the trained model learned
+  // ------------------------------------------------------------
   const std::string weights_path = out + "/toy_model.safetensors";
   nn::save_weights(weights_path, model, settings);  // the settings travel with the weights
   std::printf("    -> %s (the trained weights and their schedule; chapter 3 samples with them)\n",

@@ -3,8 +3,8 @@
 // A model that predicts the noise in x_t gives us the mean of the step back, and DDPM's
 // sampler (Ho et al. 2020, Algorithm 2) walks from x_T ~ N(0, I) down to x_0:
 //
-//   x_{t-1} = (x_t − β_t/√(1-ᾱ_t) · ε_θ(x_t, t)) / √α_t + σ_t z,   z ~ N(0, I)     (eq. 11)
-//   σ²_t = β̃_t = (1-ᾱ_{t-1})/(1-ᾱ_t) · β_t  (the posterior variance), and no noise at t = 0.
+//   x_{t-1} = (x_t − β_t/√(1-ᾱ_t) · ε_θ(x_t, t)) / √α_t + σ_t z,   z ~ N(0, I)   (line 4)
+//   the mean is eq. 11; σ²_t = β̃_t = (1-ᾱ_{t-1})/(1-ᾱ_t) · β_t (eq. 7), no noise at t = 0.
 //
 // Three experiments, each writing its samples and a strip of the steps in between:
 //   (a) the toy model of chapter 2 (T = 24) at 512x512: untrained, trained, and two
@@ -27,6 +27,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "diffusion/figures/sampling_figures.h"
 #include "diffusion/metrics/distance.h"
 #include "diffusion/metrics/noise_error.h"
 #include "diffusion/models/oracle.h"
@@ -34,9 +35,9 @@
 #include "diffusion/models/toy.h"
 #include "diffusion/samplers/ddpm.h"
 #include "diffusion/tools/cli.h"
-#include "diffusion/tools/data.h"
 #include "diffusion/tools/html_index.h"
 #include "diffusion/tools/image.h"
+#include "diffusion/tools/picture_flags.h"
 #include "diffusion/tools/progress.h"
 #include "diffusion/tools/strip.h"
 #include "diffusion/training/overfit.h"
@@ -148,9 +149,7 @@ void part_a(const Common& c, const std::string& weights, const std::string& pict
     noised.push_back(as_tiles(x_L, {1, tile}));
     reached.push_back(as_tiles(x, {1, tile}));
   }
-  noised.insert(noised.end(), reached.begin(), reached.end());
-  c.page->save_png(c.out, "a_head_start.png",
-                   make_grid(cat(noised, 0), static_cast<int64_t>(reached.size()), 2, 1.0f),
+  c.page->save_png(c.out, "a_head_start.png", tile_rows({noised, reached}),
                    "head start: top x_L for L = " + std::to_string(c.strip_every) + ", " +
                        std::to_string(2 * c.strip_every) + ", ...; bottom the x_0 sampled from it");
 }
@@ -172,19 +171,9 @@ void sample_and_save(const Common& c, const std::string& part, NoisePredictor& m
   std::printf("    %s\n", distance_to_picture(x, x0).describe().c_str());
   // Where ε̂ is wrong: at the corners a 3x3 convolution sees zero padding in 5 of its 9 taps.
   Generator probe(c.seed + 3);  // its own noise: the samples above stay what they were
-  std::printf("    by position, %s\n",
-              split_by_border(noise_error_by_pixel(model, scheduler, x0, 32, 20, &probe))
-                  .describe()
-                  .c_str());
-  const TileStyle style{scale, 0};
-  const std::string times = ", enlarged " + std::to_string(scale) + "x";
-  c.page->save_png(c.out, part + "_target.png", as_tiles(x0, style),
-                   "the training picture" + times);
-  c.page->save_png(c.out, part + "_samples.png", make_grid(as_tiles(x, style), 4, 2, 1.0f),
-                   std::to_string(samples) + " samples from pure noise" + times);
-  c.page->save_png(c.out, part + "_steps.png", strip.image(style),
-                   "one row per sample, " + strip.describe());
-  c.page->figure(part + "_loss_history.svg", "the training loss");
+  const Tensor error_map = noise_error_by_pixel(model, scheduler, x0, 32, 20, &probe);
+  std::printf("    by position, %s\n", split_by_border(error_map).describe().c_str());
+  save_overfit_figures(*c.page, c.out, part, x0, x, strip, scale);
 }
 
 }  // namespace
@@ -200,11 +189,10 @@ int run(int argc, char** argv) {
       cli.add_int("strip-every", 4, "(a), (b) strips show every N-th step", 1, 100000);
   std::string& variance = cli.add_choice("variance", "posterior", {"posterior", "beta"},
                                          "sigma_t^2 of the reverse steps: posterior or beta_t");
-  std::string& weights = cli.add_string(
-      "weights", "", "(a) the toy model's weights (default: chapter 2's, beside --out)");
-  std::string& image = cli.add_string(
-      "image", "", "(a) the picture chapter 2 trained on (default: the mandrill, via --data)");
-  int64_t& size = cli.add_int("size", 512, "(a) side of the sampled picture, px", 4, 4096);
+  WeightsFlag weights(cli, "(a) the toy model's weights",
+                      "02_reverse_training/toy_model.safetensors");
+  PictureFlags picture(cli, "(a) the picture chapter 2 trained on", 512, 4,
+                       "(a) side of the sampled picture, px");
   int64_t& hidden = cli.add_int("hidden", 16, "(a) hidden channels of the toy model", 1, 4096);
   int64_t& tile = cli.add_int("tile", 128, "(a) side of each strip picture, px (0: full)", 0, 4096);
   std::string& b_setup = cli.add_choice(
@@ -233,8 +221,7 @@ int run(int argc, char** argv) {
     cli.usage_error("--c-picture is square, mandrill or an existing file; got '" + c_picture + "'");
   if (c_picture != "square" && c_size % 4 != 0)  // the U-Net halves the picture twice
     cli.usage_error("--c-size must be divisible by 4 for the U-Net, got " + std::to_string(c_size));
-  if (!weights.empty() && !std::filesystem::exists(weights))
-    DRIFT_FAIL("--weights: no such file: '" << weights << "'");
+  weights.check();  // an explicit --weights must exist
   auto chosen = [&](char part) { return parts.find(part) != std::string::npos; };
 
   IndexPage page("Chapter 3: sampling", "DDPM's Algorithm 2: from pure noise to a picture.");
@@ -248,14 +235,8 @@ int run(int argc, char** argv) {
       "Chapter 3: sampling (device %s, seed %llu, parts %s, sigma_t^2 = %s); outputs in %s/\n",
       c.device.str().c_str(), static_cast<unsigned long long>(c.seed), parts.c_str(),
       variance == "beta" ? "beta_t" : "the posterior variance", c.out.c_str());
-  if (chosen('a')) {
-    const std::string default_weights =
-        beside_output_dir(c.out, "02_reverse_training/toy_model.safetensors");
-    const std::string picture =
-        image.empty() ? find_mandrill(DataSearch::defaults(cli.data_dir())).path : image;
-    part_a(c, weights.empty() ? default_weights : weights, picture, toy_schedule, size, hidden,
-           tile);
-  }
+  if (chosen('a'))
+    part_a(c, weights.path(c.out), picture.path(), toy_schedule, picture.size(), hidden, tile);
   if (chosen('b')) {
     const bool tutorial = b_setup == "tutorial";
     std::printf("\n(b) the toy model overfitted to an 8x8 square (%s setup), %s\n", b_setup.c_str(),
@@ -280,9 +261,7 @@ int run(int argc, char** argv) {
     page.section("(c) a small U-Net overfitted to one picture");
     Generator gen(c.seed + 2);
     const bool square = c_picture == "square";  // the tutorial's: grey, white 1 on grey 0
-    const std::string path = c_picture == "mandrill"
-                                 ? find_mandrill(DataSearch::defaults(cli.data_dir())).path
-                                 : c_picture;
+    const std::string path = picture_path(c_picture, cli.data_dir());  // "mandrill": found
     const Tensor x0 = square ? square_picture(8, 1, 0.0f, 1.0f, c.device)
                              : load_picture(path, c_size, 3, c.device);
     std::printf("    picture: %s\n", square ? "the tutorial's 8x8 grey square" : path.c_str());

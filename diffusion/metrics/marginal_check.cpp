@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
@@ -47,6 +48,22 @@ MarginalCheck check_marginals(const Tensor& x0, const NoiseScheduler& scheduler,
     check.fits.push_back({k, root, slope[0], slope[1], 1 - a, variance[0], variance[1]});
   }
   return check;
+}
+
+std::string MarginalCheck::table() const {
+  char line[160];
+  std::snprintf(line, sizeof line, "    %4s  %9s  %9s  %9s  |  %9s  %9s  %9s\n", "t", "sqrt(ab)",
+                "iterated", "closed", "1-ab", "iterated", "closed");
+  std::string text = line;
+  const int64_t T = static_cast<int64_t>(fits.size());
+  for (const MarginalFit& f : fits)
+    if (f.steps == 1 || f.steps == T || f.steps % std::max<int64_t>(1, T / 4) == 0) {
+      std::snprintf(line, sizeof line, "    %4lld  %9.5f  %9.5f  %9.5f  |  %9.5f  %9.5f  %9.5f\n",
+                    static_cast<long long>(f.steps), f.sqrt_alpha_bar, f.slope_walk, f.slope_jump,
+                    f.one_minus_alpha_bar, f.variance_walk, f.variance_jump);
+      text += line;
+    }
+  return text;
 }
 
 }  // namespace diffusion

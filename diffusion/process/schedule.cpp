@@ -97,8 +97,7 @@ const char* beta_schedule_name(BetaSchedule schedule) {
 }
 
 BetaSchedule parse_beta_schedule(const std::string& name) {
-  for (BetaSchedule s :
-       {BetaSchedule::Linear, BetaSchedule::Cosine, BetaSchedule::Quadratic, BetaSchedule::Sigmoid})
+  for (BetaSchedule s : kBetaSchedules)
     if (name == beta_schedule_name(s)) return s;
   DRIFT_FAIL("beta schedule: unknown schedule '"
              << name << "' (expected linear, cosine, quadratic or sigmoid)");

@@ -46,6 +46,9 @@ Tensor quadratic_beta_schedule(int64_t steps, double beta_start = 1e-4, double b
 Tensor sigmoid_beta_schedule(int64_t steps, double beta_start = 1e-4, double beta_end = 0.02);
 
 enum class BetaSchedule { Linear, Cosine, Quadratic, Sigmoid };
+// All four, in the order the figures and --help list them.
+inline constexpr BetaSchedule kBetaSchedules[] = {BetaSchedule::Linear, BetaSchedule::Cosine,
+                                                  BetaSchedule::Quadratic, BetaSchedule::Sigmoid};
 const char* beta_schedule_name(BetaSchedule schedule);  // "linear", "cosine", ...
 // Parses "linear", "cosine", "quadratic" or "sigmoid"; throws naming the valid choices.
 BetaSchedule parse_beta_schedule(const std::string& name);

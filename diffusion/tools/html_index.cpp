@@ -69,6 +69,22 @@ void IndexPage::save_png(const std::string& dir, const std::string& name, const 
   figure(name, caption);
 }
 
+void IndexPage::save_svg(const std::string& dir, const std::string& name, const LinePlot& plot,
+                         const std::string& caption) {
+  const std::string path = dir + "/" + name;
+  plot.save(path);
+  std::printf("    -> %s (%s)\n", path.c_str(), caption.c_str());
+  figure(name, caption);
+}
+
+void IndexPage::save_svg(const std::string& dir, const std::string& name, const Figure& figure,
+                         const std::string& caption) {
+  const std::string path = dir + "/" + name;
+  figure.save(path);
+  std::printf("    -> %s (%s)\n", path.c_str(), caption.c_str());
+  this->figure(name, caption);
+}
+
 std::string IndexPage::html() const {
   std::ostringstream body;
   body << "<h1>" << html_escape(title_) << "</h1>\n<p>" << html_escape(intro_) << "</p>\n"

@@ -5,6 +5,7 @@
 //   page.section("(a) the toy model of chapter 2");
 //   page.figure("a_sample.png", "x_0 sampled from the trained toy model");
 //   page.save_png(out, "b_samples.png", grid, "16 samples");   // save_png + print + figure
+//   page.save_svg(out, "schedules.svg", figure, "the beta schedules");   // the same, SVG
 //   page.file("b_losses.csv", "the loss of every training step");
 //   page.write(out + "/index.html");           // checks every file exists; atomic
 //   write_chapters_index(out + "/..");         // out/index.html: every chapter's page
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "diffusion/tools/plot.h"
 #include "tensor/tensor.h"
 
 namespace drift {
@@ -31,6 +33,11 @@ class IndexPage {
   // Saves `image` (values in [0, 1]) as <dir>/<name>, a PNG; says where it went, on one line
   // ("    -> out/03_sampling/b_samples.png (caption)"), and shows it on the page.
   void save_png(const std::string& dir, const std::string& name, const Tensor& image,
+                const std::string& caption);
+  // The same for a plot or a figure of plots, saved as <dir>/<name>, an SVG.
+  void save_svg(const std::string& dir, const std::string& name, const LinePlot& plot,
+                const std::string& caption);
+  void save_svg(const std::string& dir, const std::string& name, const Figure& figure,
                 const std::string& caption);
   // The page as text, and written to `path` (each listed file must exist beside it).
   std::string html() const;

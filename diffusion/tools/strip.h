@@ -54,6 +54,34 @@ inline Tensor as_tiles(const Tensor& x, const TileStyle& style) {
   return pictures;
 }
 
+// Rows of tiles [1, C, H, W] as one picture, one row under the other with white gaps: the
+// layout of a figure that compares (x_t over the x_0 it implies; one process per row). Rows
+// shorter than the longest, or than `columns`, are filled with white tiles so that the
+// columns line up.
+inline Tensor tile_rows(const std::vector<std::vector<Tensor>>& rows, size_t columns = 0) {
+  Shape shape;
+  for (const std::vector<Tensor>& row : rows) {
+    columns = std::max(columns, row.size());
+    if (!row.empty()) shape = row[0].shape();
+  }
+  std::vector<Tensor> tiles;
+  for (const std::vector<Tensor>& row : rows)
+    for (size_t i = 0; i < columns; ++i) tiles.push_back(i < row.size() ? row[i] : ones(shape));
+  return make_grid(cat(tiles, 0), static_cast<int64_t>(columns), 2, 1.0f);
+}
+
+// `count` of the tiles, evenly spread from the first to the last (all of them, when there
+// are no more than `count`): five stages of a process for an overview.
+inline std::vector<Tensor> pick_evenly(const std::vector<Tensor>& tiles, size_t count) {
+  const size_t n = tiles.size();
+  if (n <= count || count < 2)
+    return std::vector<Tensor>(tiles.begin(), tiles.begin() + std::min(n, count));
+  std::vector<Tensor> picked;
+  for (size_t i = 0; i < count; ++i)
+    picked.push_back(tiles[(i * (n - 1) + (count - 1) / 2) / (count - 1)]);  // rounded
+  return picked;
+}
+
 // The frames a strip shows: the first `rows` samples at each level of `levels`.
 struct Strip {
   std::vector<int64_t> levels;

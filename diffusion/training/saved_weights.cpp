@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <utility>
 
 #include "nn/checkpoint.h"
 #include "tensor/error.h"
@@ -30,6 +31,20 @@ void load_trained_weights(const std::string& path, nn::Module& model, const RunS
                                           << " but this run uses --" << key << " " << value
                                           << ": give the same flags");
   }
+}
+
+WeightsFlag::WeightsFlag(Cli& cli, const std::string& what, std::string default_relative)
+    : given_(cli.add_string("weights", "",
+                            what + " (default: " + default_relative + " beside --out)")),
+      default_relative_(std::move(default_relative)) {}
+
+void WeightsFlag::check() const {
+  if (!given_.empty() && !std::filesystem::exists(given_))
+    DRIFT_FAIL("--weights: no such file: '" << given_ << "'");
+}
+
+std::string WeightsFlag::path(const std::string& out_dir) const {
+  return given_.empty() ? beside_output_dir(out_dir, default_relative_) : given_;
 }
 
 }  // namespace diffusion

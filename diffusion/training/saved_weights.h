@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "diffusion/tools/cli.h"
 #include "diffusion/training/trainer.h"  // RunSettings
 #include "nn/module.h"
 
@@ -23,6 +24,26 @@ std::string beside_output_dir(const std::string& out_dir, const std::string& rel
 // that differs is an error naming the flag ("... was trained with --steps 24 but ..."), one
 // the file does not record is a printed warning.
 void load_trained_weights(const std::string& path, nn::Module& model, const RunSettings& expected);
+
+// --weights PATH: another chapter's trained weights, by default where that chapter writes
+// them beside this one's --out folder.
+//
+//   WeightsFlag weights(cli, "(a) the toy model's weights",
+//   "02_reverse_training/toy_model.safetensors"); cli.parse(argc, argv); weights.check(); // an
+//   explicit PATH must exist const std::string path = weights.path(out_dir);    // PATH, or
+//   out/02_reverse_training/...
+class WeightsFlag {
+ public:
+  WeightsFlag(Cli& cli, const std::string& what, std::string default_relative);
+  // After parse: a --weights that does not exist is an error, before any work is done. (The
+  // default file may be missing: the chapter then says what it does without it.)
+  void check() const;
+  std::string path(const std::string& out_dir) const;
+
+ private:
+  std::string& given_;
+  std::string default_relative_;
+};
 
 }  // namespace diffusion
 }  // namespace drift

@@ -2,6 +2,7 @@
 #include "diffusion/training/schedule_flags.h"
 
 #include <cstdio>
+#include <vector>
 
 namespace drift {
 namespace diffusion {
@@ -15,9 +16,14 @@ ScheduleFlags::ScheduleFlags(Cli& cli, const ScheduleDefaults& d, const std::str
                                 part + "first beta of the schedule", 1e-8, 0.999)),
       beta_end_(cli.add_float(prefix + "beta-end", d.beta_end, part + "last beta of the schedule",
                               1e-8, 0.999)),
-      schedule_(cli.add_choice(prefix + "schedule", d.schedule,
-                               {"linear", "cosine", "quadratic", "sigmoid"},
-                               part + "beta schedule (cosine ignores the betas)")) {}
+      fixed_schedule_(d.schedule),
+      chosen_(nullptr) {
+  std::vector<std::string> names;
+  for (BetaSchedule kind : kBetaSchedules) names.push_back(beta_schedule_name(kind));
+  if (d.choose_schedule)
+    chosen_ = &cli.add_choice(prefix + "schedule", d.schedule, names,
+                              part + "beta schedule (cosine ignores the betas)");
+}
 
 void ScheduleFlags::check(const Cli& cli) const {
   if (beta_start_ > beta_end_)
@@ -25,12 +31,12 @@ void ScheduleFlags::check(const Cli& cli) const {
 }
 
 NoiseScheduler ScheduleFlags::scheduler(Device device) const {
-  return NoiseScheduler(steps_, beta_start_, beta_end_, parse_beta_schedule(schedule_), device);
+  return NoiseScheduler(steps_, beta_start_, beta_end_, parse_beta_schedule(schedule()), device);
 }
 
 RunSettings ScheduleFlags::settings() const {
   return {{"steps", std::to_string(steps_)},
-          {"schedule", schedule_},
+          {"schedule", schedule()},
           {"beta-start", exact(beta_start_)},
           {"beta-end", exact(beta_end_)}};
 }
@@ -38,7 +44,7 @@ RunSettings ScheduleFlags::settings() const {
 std::string ScheduleFlags::describe() const {
   char text[120];
   std::snprintf(text, sizeof text, "T = %lld, beta %s %g -> %g", static_cast<long long>(steps_),
-                schedule_.c_str(), beta_start_, beta_end_);
+                schedule().c_str(), beta_start_, beta_end_);
   return text;
 }
 

@@ -22,6 +22,7 @@ struct ScheduleDefaults {
   int64_t steps;
   double beta_start, beta_end;
   std::string schedule = "linear";
+  bool choose_schedule = true;  // false: no --schedule flag, the schedule is always `schedule`
 };
 
 class ScheduleFlags {
@@ -36,12 +37,16 @@ class ScheduleFlags {
   RunSettings settings() const;
   std::string describe() const;  // "T = 24, beta linear 0.0001 -> 0.6"
   int64_t steps() const { return steps_; }
+  double beta_start() const { return beta_start_; }
+  double beta_end() const { return beta_end_; }
+  const std::string& schedule() const { return chosen_ ? *chosen_ : fixed_schedule_; }
 
  private:
   std::string prefix_;
   int64_t& steps_;
   double &beta_start_, &beta_end_;
-  std::string& schedule_;
+  std::string fixed_schedule_;
+  std::string* chosen_;  // --schedule's value, or null without the flag
 };
 
 }  // namespace diffusion
