@@ -1,11 +1,12 @@
 // test_image.cpp — image utilities: ranges, resizing (against PyTorch), grey-scale, nearest
-// upscaling, make_grid's layout, and PNG files written and read back.
+// upscaling, make_grid's layout, PNG files written and read back, decode_image from bytes.
 #include <doctest/doctest.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include "diffusion/tools/data.h"  // read_file
 #include "diffusion/tools/image.h"
 #include "tensor/error.h"
 #include "tests/helpers.h"
@@ -144,6 +145,29 @@ TEST_CASE("PNG written and read back") {
   CHECK(clamped[1] == 1.0f);
   CHECK(clamped[2] == doctest::Approx(128.0 / 255.0));  // 127.5 rounds up
   CHECK(clamped[3] == doctest::Approx(77.0 / 255.0));   // 76.5 rounds up
+}
+
+TEST_CASE("decode_image: the bytes of a file, with load_image's checks and messages") {
+  test::TempDir dir("decode-image");
+  std::vector<float> values(3 * 4 * 5);
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] = static_cast<float>((i * 53) % 256) / 255.0f;
+  const Tensor image = from_vector(values, Shape{3, 4, 5});
+  save_png(dir.path("rgb.png"), image);
+  const std::string bytes = read_file(dir.path("rgb.png"));
+  CHECK_CLOSE(decode_image(bytes, 0, "rgb"), image, 1e-6, 0);
+  CHECK_CLOSE(decode_image(bytes, 3, "rgb"), load_image(dir.path("rgb.png"), 3), 0, 0);
+  CHECK(decode_image(bytes, 1, "rgb").shape() == Shape{1, 4, 5});
+  CHECK(decode_image(bytes, 4, "rgb").shape() == Shape{4, 4, 5});
+  CHECK_THROWS_WITH_AS(decode_image(bytes.substr(0, 20), 0, "cut.png"),
+                       doctest::Contains("cannot decode 'cut.png'"), Error);
+  CHECK_THROWS_WITH_AS(decode_image("", 0, "empty"), doctest::Contains("cannot decode 'empty'"),
+                       Error);
+  CHECK_THROWS_WITH_AS(decode_image(bytes, 2, "rgb"), doctest::Contains("channels must be"), Error);
+  std::string wide = bytes;
+  wide[16 + 2] = '\x4E';  // the IHDR width 5 -> 19973: refused from the header alone
+  CHECK_THROWS_WITH_AS(decode_image(wide, 0, "wide.png"),
+                       doctest::Contains("'wide.png' is 19973 x 4 pixels, larger than"), Error);
 }
 
 TEST_CASE("load_picture: centre crop to a square, resize, model range, a batch of one") {

@@ -314,30 +314,30 @@ IdxArray parse_idx(const std::string& bytes, const std::string& what) {
   return array;
 }
 
-IdxArray read_idx(const std::string& path) {
-  std::string bytes = read_file(path);
+IdxArray decode_idx(const std::string& bytes, const std::string& what) {
   if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
       static_cast<unsigned char>(bytes[1]) == 0x8b)
-    bytes = gunzip(bytes, path);
-  return parse_idx(bytes, path);
+    return parse_idx(gunzip(bytes, what), what);
+  return parse_idx(bytes, what);
 }
 
-MnistSplit load_mnist(const std::string& dir, const std::string& split, int64_t limit) {
-  DRIFT_CHECK(split == "train" || split == "test",
-              "load_mnist: split must be 'train' or 'test', got '" << split << "'");
-  const std::string prefix = split == "train" ? "train" : "t10k";
-  const std::string images_path = (fs::path(dir) / (prefix + "-images-idx3-ubyte.gz")).string();
-  const std::string labels_path = (fs::path(dir) / (prefix + "-labels-idx1-ubyte.gz")).string();
-  IdxArray images = read_idx(images_path);
-  IdxArray labels = read_idx(labels_path);
-  DRIFT_CHECK(images.dims.size() == 3, "load_mnist: '" << images_path
+IdxArray read_idx(const std::string& path) {
+  return decode_idx(read_file(path), path);
+}
+
+MnistSplit parse_mnist(const std::string& images_bytes, const std::string& images_what,
+                       const std::string& labels_bytes, const std::string& labels_what,
+                       int64_t limit) {
+  IdxArray images = decode_idx(images_bytes, images_what);
+  IdxArray labels = decode_idx(labels_bytes, labels_what);
+  DRIFT_CHECK(images.dims.size() == 3, "load_mnist: '" << images_what
                                                        << "' should be [N, H, W], has "
                                                        << images.dims.size() << " dimensions");
-  DRIFT_CHECK(labels.dims.size() == 1, "load_mnist: '" << labels_path << "' should be [N], has "
+  DRIFT_CHECK(labels.dims.size() == 1, "load_mnist: '" << labels_what << "' should be [N], has "
                                                        << labels.dims.size() << " dimensions");
   DRIFT_CHECK(images.dims[0] == labels.dims[0],
-              "load_mnist: " << images.dims[0] << " images in '" << images_path << "' but "
-                             << labels.dims[0] << " labels in '" << labels_path << "'");
+              "load_mnist: " << images.dims[0] << " images in '" << images_what << "' but "
+                             << labels.dims[0] << " labels in '" << labels_what << "'");
   int64_t n = images.dims[0];
   if (limit > 0 && limit < n) n = limit;
   const int64_t h = images.dims[1], w = images.dims[2];
@@ -347,10 +347,20 @@ MnistSplit load_mnist(const std::string& dir, const std::string& split, int64_t 
   for (size_t i = 0; i < classes.size(); ++i) {
     DRIFT_CHECK(labels.values[i] <= 9, "load_mnist: label "
                                            << int(labels.values[i]) << " of example " << i
-                                           << " in '" << labels_path << "' is not a class 0..9");
+                                           << " in '" << labels_what << "' is not a class 0..9");
     classes[i] = labels.values[i];
   }
   return {from_vector(pixels, Shape{n, 1, h, w}), from_vector(classes, Shape{n})};
+}
+
+MnistSplit load_mnist(const std::string& dir, const std::string& split, int64_t limit) {
+  DRIFT_CHECK(split == "train" || split == "test",
+              "load_mnist: split must be 'train' or 'test', got '" << split << "'");
+  const std::string prefix = split == "train" ? "train" : "t10k";
+  const std::string images_path = (fs::path(dir) / (prefix + "-images-idx3-ubyte.gz")).string();
+  const std::string labels_path = (fs::path(dir) / (prefix + "-labels-idx1-ubyte.gz")).string();
+  return parse_mnist(read_file(images_path), images_path, read_file(labels_path), labels_path,
+                     limit);
 }
 
 }  // namespace diffusion

@@ -8,6 +8,7 @@
 #include <stb/stb_image_write.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +17,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "diffusion/tools/data.h"  // read_file
 #include "diffusion/tools/stb_util.h"
 #include "tensor/error.h"
 #include "tensor/io/safetensors.h"  // write_file_atomically
@@ -56,29 +58,31 @@ Shape image_shape(const ImageDims& d, int64_t c, int64_t h, int64_t w) {
 constexpr int kMaxImageSide = 16384;                   // a 16k photograph still loads
 constexpr int64_t kMaxImagePixels = int64_t(1) << 28;  // 268 M pixels: 1 GB as floats
 
-Tensor load_image(const std::string& path, int channels) {
+Tensor decode_image(const std::string& bytes, int channels, const std::string& what) {
   DRIFT_CHECK(channels == 0 || channels == 1 || channels == 3 || channels == 4,
               "load_image: channels must be 0 (as stored), 1, 3 or 4, got " << channels);
-  std::error_code ec;
-  DRIFT_CHECK(std::filesystem::is_regular_file(path, ec),
-              "load_image: no such file: '" << path << "'");
+  DRIFT_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX),
+              "load_image: '" << what << "' is too large (" << bytes.size() << " bytes)");
+  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int size = static_cast<int>(bytes.size());
   int width = 0, height = 0, stored_channels = 0;
   stb_clear_failure_reason();
   // The header first: a file that claims 100000 x 100000 pixels is refused before stb
   // allocates anything for it.
-  DRIFT_CHECK(stbi_info(path.c_str(), &width, &height, &stored_channels),
+  DRIFT_CHECK(stbi_info_from_memory(data, size, &width, &height, &stored_channels),
               "load_image: cannot decode '"
-                  << path << "': " << stb_failure_reason_or("not a PNG, JPEG or GIF"));
+                  << what << "': " << stb_failure_reason_or("not a PNG, JPEG or GIF"));
   DRIFT_CHECK(width <= kMaxImageSide && height <= kMaxImageSide &&
                   int64_t(width) * height <= kMaxImagePixels,
-              "load_image: '" << path << "' is " << width << " x " << height
+              "load_image: '" << what << "' is " << width << " x " << height
                               << " pixels, larger than load_image accepts (at most "
                               << kMaxImageSide << " per side and " << kMaxImagePixels
                               << " pixels)");
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load(path.c_str(), &width, &height, &stored_channels, channels), stbi_image_free);
+      stbi_load_from_memory(data, size, &width, &height, &stored_channels, channels),
+      stbi_image_free);
   DRIFT_CHECK(pixels != nullptr, "load_image: cannot decode '"
-                                     << path << "': " << stb_failure_reason_or("unknown format"));
+                                     << what << "': " << stb_failure_reason_or("unknown format"));
   const int64_t C = channels == 0 ? stored_channels : channels;
   const int64_t H = height, W = width;
   // stb gives interleaved rows (HWC, 8 bits); we store planes (CHW) in [0, 1].
@@ -89,6 +93,15 @@ Tensor load_image(const std::string& path, int channels) {
         values[static_cast<size_t>((c * H + y) * W + x)] =
             static_cast<float>(pixels.get()[(y * W + x) * C + c]) / 255.0f;
   return from_vector(values, Shape{C, H, W});
+}
+
+Tensor load_image(const std::string& path, int channels) {
+  DRIFT_CHECK(channels == 0 || channels == 1 || channels == 3 || channels == 4,
+              "load_image: channels must be 0 (as stored), 1, 3 or 4, got " << channels);
+  std::error_code ec;
+  DRIFT_CHECK(std::filesystem::is_regular_file(path, ec),
+              "load_image: no such file: '" << path << "'");
+  return decode_image(read_file(path), channels, path);
 }
 
 void save_png(const std::string& path, const Tensor& image_in) {
