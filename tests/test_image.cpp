@@ -1,6 +1,7 @@
 // test_image.cpp — image utilities: ranges, resizing (against PyTorch), grey-scale, nearest
 // upscaling, make_grid's layout, PNG files written and read back, decode_image from bytes.
 #include <doctest/doctest.h>
+#include <stb/stb_image_write.h>  // a JPEG writer
 
 #include <cstdio>
 #include <filesystem>
@@ -168,6 +169,33 @@ TEST_CASE("decode_image: the bytes of a file, with load_image's checks and messa
   wide[16 + 2] = '\x4E';  // the IHDR width 5 -> 19973: refused from the header alone
   CHECK_THROWS_WITH_AS(decode_image(wide, 0, "wide.png"),
                        doctest::Contains("'wide.png' is 19973 x 4 pixels, larger than"), Error);
+}
+
+TEST_CASE("decode_image: a JPEG Huffman table of more than 256 symbols is refused before stb") {
+  // stb_image 2.27 would build the table first and write past its arrays (fuzz_image found it).
+  std::string jpeg;
+  auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data),
+                                               static_cast<size_t>(size));
+  };
+  std::vector<unsigned char> rgb(8 * 8 * 3);
+  for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<unsigned char>(i * 5);
+  REQUIRE(stbi_write_jpg_to_func(append, &jpeg, 8, 8, 3, rgb.data(), 90));
+  CHECK(decode_image(jpeg, 0, "good.jpg").shape() == Shape{3, 8, 8});  // a real JPEG still loads
+  // DHT: length 2 + 17 + 257, class 0 id 0, 255 codes of 1 bit and 2 of 2 bits, 257 symbols.
+  std::string dht = "\xFF\xC4\x01\x14";
+  dht += '\0';
+  dht += "\xFF\x02" + std::string(14, '\0') + std::string(257, '\x01');
+  const std::string bad_header = "\xFF\xD8" + dht + "\xFF\xD9";
+  CHECK_THROWS_WITH_AS(decode_image(bad_header, 0, "dht.jpg"),
+                       doctest::Contains("cannot decode 'dht.jpg': corrupt JPEG: a Huffman table "
+                                         "(DHT) of 257 symbols (at most 256)"),
+                       Error);
+  // The same table after the image data, where a progressive JPEG puts its later tables.
+  REQUIRE(jpeg.substr(jpeg.size() - 2) == "\xFF\xD9");
+  const std::string bad_later = jpeg.substr(0, jpeg.size() - 2) + dht + "\xFF\xD9";
+  CHECK_THROWS_WITH_AS(decode_image(bad_later, 0, "later.jpg"), doctest::Contains("of 257 symbols"),
+                       Error);
 }
 
 TEST_CASE("load_picture: centre crop to a square, resize, model range, a batch of one") {

@@ -55,14 +55,80 @@ Shape image_shape(const ImageDims& d, int64_t c, int64_t h, int64_t w) {
 
 // ---- files -----------------------------------------------------------------------------------
 
-constexpr int kMaxImageSide = 16384;                   // a 16k photograph still loads
-constexpr int64_t kMaxImagePixels = int64_t(1) << 28;  // 268 M pixels: 1 GB as floats
+constexpr int kMaxImageSide = 16384;  // a 16k photograph still loads
 
-Tensor decode_image(const std::string& bytes, int channels, const std::string& what) {
+namespace {
+
+// stb_image 2.27 (Debian's libstb-dev) builds a Huffman table from a JPEG DHT segment before
+// checking that the table's 16 code counts add up to at most 256 symbols; a table of more
+// writes past stb's arrays (tests/fuzz/fuzz_image.cpp found it; newer stb_image refuses such a
+// table itself). So before stb sees a JPEG, its marker segments are walked the way stb walks
+// them, and a table of more than 256 symbols refuses the file. Where stb would stop (a bad
+// marker, a segment whose length it rejects) the walk reads on, so it looks at every table stb
+// could reach. Returns what is wrong, or "".
+std::string jpeg_huffman_problem(const std::string& bytes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  size_t pos = 0;
+  auto get8 = [&]() -> unsigned { return pos < n ? p[pos++] : 0; };  // stb reads 0s past the end
+  // stb's marker reader: a byte other than 0xFF is no marker (-1); 0xFF fill bytes are skipped.
+  auto marker = [&]() -> int {
+    if (get8() != 0xFF) return -1;
+    unsigned m = 0xFF;
+    while (m == 0xFF) m = get8();
+    return static_cast<int>(m);
+  };
+  if (marker() != 0xD8) return "";  // no SOI: stb does not read it as a JPEG
+  while (pos < n) {
+    const int m = marker();
+    if (m < 0 || m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) continue;  // no segment
+    if (m == 0xD9) return "";  // EOI: stb reads no further
+    const size_t start = pos;
+    const size_t length = get8() << 8 | get8();  // counts its own two bytes
+    if (m == 0xC4) {  // DHT: tables of [class|id] [16 code counts] [that many symbols]
+      for (int64_t left = static_cast<int64_t>(length) - 2; left > 0;) {
+        get8();
+        unsigned symbols = 0;
+        for (int i = 0; i < 16; ++i) symbols += get8();
+        if (symbols > 256)
+          return "a Huffman table (DHT) of " + std::to_string(symbols) + " symbols (at most 256)";
+        pos = std::min(n, pos + symbols);
+        left -= 17 + static_cast<int64_t>(symbols);
+      }
+      continue;
+    }
+    pos = std::min(n, start + std::max<size_t>(length, 2));
+    if (m == 0xDA) {  // SOS: entropy-coded data up to the next marker other than RSTn
+      while (pos < n) {
+        if (p[pos] != 0xFF) {
+          ++pos;
+          continue;
+        }
+        size_t next = pos + 1;
+        while (next < n && p[next] == 0xFF) ++next;  // fill bytes
+        if (next < n && (p[next] == 0x00 || (p[next] >= 0xD0 && p[next] <= 0xD7))) {
+          pos = next + 1;  // a stuffed 0xFF or a restart marker: still data
+          continue;
+        }
+        break;  // the next marker
+      }
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+Tensor decode_image(const std::string& bytes, int channels, const std::string& what,
+                    int64_t max_pixels) {
   DRIFT_CHECK(channels == 0 || channels == 1 || channels == 3 || channels == 4,
               "load_image: channels must be 0 (as stored), 1, 3 or 4, got " << channels);
   DRIFT_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX),
               "load_image: '" << what << "' is too large (" << bytes.size() << " bytes)");
+  const int64_t pixel_limit = std::min(max_pixels, kMaxPixels);
+  const std::string jpeg_problem = jpeg_huffman_problem(bytes);
+  DRIFT_CHECK(jpeg_problem.empty(),
+              "load_image: cannot decode '" << what << "': corrupt JPEG: " << jpeg_problem);
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int size = static_cast<int>(bytes.size());
   int width = 0, height = 0, stored_channels = 0;
@@ -72,12 +138,11 @@ Tensor decode_image(const std::string& bytes, int channels, const std::string& w
   DRIFT_CHECK(stbi_info_from_memory(data, size, &width, &height, &stored_channels),
               "load_image: cannot decode '"
                   << what << "': " << stb_failure_reason_or("not a PNG, JPEG or GIF"));
-  DRIFT_CHECK(width <= kMaxImageSide && height <= kMaxImageSide &&
-                  int64_t(width) * height <= kMaxImagePixels,
-              "load_image: '" << what << "' is " << width << " x " << height
-                              << " pixels, larger than load_image accepts (at most "
-                              << kMaxImageSide << " per side and " << kMaxImagePixels
-                              << " pixels)");
+  DRIFT_CHECK(
+      width <= kMaxImageSide && height <= kMaxImageSide && int64_t(width) * height <= pixel_limit,
+      "load_image: '" << what << "' is " << width << " x " << height
+                      << " pixels, larger than load_image accepts (at most " << kMaxImageSide
+                      << " per side and " << pixel_limit << " pixels)");
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load_from_memory(data, size, &width, &height, &stored_channels, channels),
       stbi_image_free);
