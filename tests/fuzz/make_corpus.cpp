@@ -188,6 +188,13 @@ void image_corpus() {
   std::string wide = png;
   wide[16 + 2] = '\x4E';  // IHDR width 5 -> 0x4E05 = 19973: past the 16384 limit
   put("image", "too_wide.png", wide);
+  // A Huffman table of 257 symbols, after a real JPEG's data: stb_image 2.27 would write past
+  // its arrays building it (fuzz_image's first finding; decode_image refuses it now).
+  const std::string jpeg = jpeg_bytes(16, 16, 3, 90);
+  std::string dht = "\xFF\xC4\x01\x14";
+  dht += '\0';
+  dht += "\xFF\x02" + std::string(14, '\0') + std::string(257, '\x01');
+  put("image", "dht_257_symbols.jpg", jpeg.substr(0, jpeg.size() - 2) + dht + "\xFF\xD9");
 }
 
 void mnist_corpus() {
