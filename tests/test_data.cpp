@@ -149,6 +149,29 @@ TEST_CASE("crc32 and gunzip of hand-built gzip bytes") {
   CHECK(gunzip(gzip_stored(payload, "file.idx"), "with FNAME") == payload);
 }
 
+TEST_CASE("gunzip: the trailer's length bounds what is inflated") {
+  // Inflating into a buffer of the trailer's length: a stream that runs past it stops there,
+  // and a trailer that claims more than deflate can make of the file is refused up front (a
+  // small file cannot make gunzip allocate gigabytes).
+  const std::string payload(100, 'x');
+  auto claiming = [&](uint32_t n) {
+    std::string gz = gzip_stored(payload);
+    for (int i = 0; i < 4; ++i) gz[gz.size() - 4 + i] = static_cast<char>((n >> (8 * i)) & 0xFF);
+    return gz;
+  };
+  CHECK(gunzip(claiming(100), "exact") == payload);
+  CHECK_THROWS_WITH_AS(gunzip(claiming(50), "short"),
+                       doctest::Contains("inflates to more than the 50 bytes its trailer says"),
+                       Error);
+  CHECK_THROWS_WITH_AS(gunzip(claiming(150), "long"),
+                       doctest::Contains("inflates to 100 bytes but its trailer says 150"), Error);
+  CHECK_THROWS_WITH_AS(gunzip(claiming(1000000), "lie"),
+                       doctest::Contains("more than deflate can make of 105 compressed bytes"),
+                       Error);
+  CHECK_THROWS_WITH_AS(gunzip(claiming((1u << 30) + 1), "huge"),
+                       doctest::Contains("more than gunzip accepts"), Error);
+}
+
 TEST_CASE("IDX: parsing and clear errors for corrupt bytes") {
   IdxArray a = parse_idx(idx_bytes({2, 3, 4}), "ok");
   CHECK(a.dims == std::vector<int64_t>{2, 3, 4});

@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <memory>
 #include <set>
 #include <sstream>
 
@@ -218,6 +217,9 @@ uint32_t big_endian32(const unsigned char* p) {
 
 }  // namespace
 
+// The most gunzip inflates: 1 GiB, 20 times the largest MNIST file (47 MB of training images).
+constexpr uint32_t kMaxGunzipBytes = uint32_t(1) << 30;
+
 std::string gunzip(const std::string& bytes, const std::string& what) {
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
   const size_t size = bytes.size();
@@ -255,25 +257,37 @@ std::string gunzip(const std::string& bytes, const std::string& what) {
     pos += 2;
   }
   const size_t deflate_size = size - 8 - pos;
-  DRIFT_CHECK(deflate_size <= static_cast<size_t>(INT_MAX),
+  DRIFT_CHECK(deflate_size + 8 <= static_cast<size_t>(INT_MAX),
               "gunzip: '" << what << "' is too large (" << size << " bytes)");
-  int out_size = 0;
+  const uint32_t stored_crc = little_endian32(data + size - 8);
+  const uint32_t stored_size = little_endian32(data + size - 4);
+  // The output is inflated into a buffer of the length the trailer states, so no file makes
+  // gunzip allocate more than that: at most kMaxGunzipBytes, and at most what deflate can make
+  // of the compressed bytes, 1032 per byte (a 258-byte match costs two codes of at least one
+  // bit each: zlib's FAQ). A trailer that claims more is refused before anything is allocated.
+  DRIFT_CHECK(stored_size <= kMaxGunzipBytes,
+              "gunzip: '" << what << "' says it inflates to " << stored_size
+                          << " bytes, more than gunzip accepts (" << kMaxGunzipBytes << ")");
+  DRIFT_CHECK(uint64_t(stored_size) <= 1032 * uint64_t(deflate_size + 8),
+              "gunzip: '" << what << "' says it inflates to " << stored_size
+                          << " bytes, more than deflate can make of " << deflate_size
+                          << " compressed bytes (truncated or corrupt file)");
+  std::string result(stored_size, '\0');
   stb_clear_failure_reason();
   // The inflater is given the 8 trailer bytes too: stb_image 2.27 refuses to decode the last
   // code of a stream when fewer than 16 bits are left before the end of its buffer (Fashion-
   // MNIST's t10k labels end that way). It stops at the final block, so it only peeks at them.
-  std::unique_ptr<char, void (*)(void*)> out(
-      stbi_zlib_decode_noheader_malloc(reinterpret_cast<const char*>(data + pos),
-                                       static_cast<int>(deflate_size + 8), &out_size),
-      stbi_image_free);
-  DRIFT_CHECK(out != nullptr, "gunzip: '" << what << "' has corrupt compressed data ("
-                                          << stb_failure_reason_or("invalid deflate data") << ")");
-  std::string result(out.get(), static_cast<size_t>(out_size));
-  const uint32_t stored_crc = little_endian32(data + size - 8);
-  const uint32_t stored_size = little_endian32(data + size - 4);
-  DRIFT_CHECK(static_cast<uint32_t>(result.size()) == stored_size,
-              "gunzip: '" << what << "' inflates to " << result.size()
-                          << " bytes but its trailer says " << stored_size
+  const int out_size = stbi_zlib_decode_noheader_buffer(
+      result.data(), static_cast<int>(stored_size), reinterpret_cast<const char*>(data + pos),
+      static_cast<int>(deflate_size + 8));
+  DRIFT_CHECK(out_size >= 0, "gunzip: '" << what
+                                         << "' has corrupt compressed data, or inflates to more "
+                                            "than the "
+                                         << stored_size << " bytes its trailer says ("
+                                         << stb_failure_reason_or("invalid deflate data") << ")");
+  DRIFT_CHECK(static_cast<uint32_t>(out_size) == stored_size,
+              "gunzip: '" << what << "' inflates to " << out_size << " bytes but its trailer says "
+                          << stored_size
                           << " (truncated or corrupt file, or several gzip members)");
   DRIFT_CHECK(crc32(result) == stored_crc,
               "gunzip: '" << what << "' fails its CRC-32 check (corrupt file)");

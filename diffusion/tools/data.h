@@ -81,7 +81,9 @@ struct IdxArray {
 uint32_t crc32(const std::string& bytes);
 
 // The decompressed contents of gzip bytes (RFC 1952: header, deflate data, CRC-32 and size),
-// checked against the stored CRC-32 and length. `what` names the source in errors.
+// checked against the stored CRC-32 and length. `what` names the source in errors. The
+// trailer's length bounds the work: a file that claims more than 1 GiB, or more than deflate
+// can make of its compressed bytes (1032 per byte), is refused before anything is inflated.
 std::string gunzip(const std::string& bytes, const std::string& what);
 
 // Parses IDX bytes (already decompressed); checks the magic number, the type, the dimensions
