@@ -45,22 +45,22 @@ int fuzz_gif(const uint8_t* data, size_t size) {
                                                &decoded_count, &comp, 4);
   std::unique_ptr<stbi_uc, void (*)(void*)> owned(decoded, stbi_image_free);
   std::unique_ptr<int, void (*)(void*)> owned_delays(delays, std::free);
-  drift::fuzz::expect(decoded != nullptr,
-                      std::string("stb_image cannot decode encode_gif's bytes: ") +
-                          (stbi_failure_reason() ? stbi_failure_reason() : "?"));
+  if (decoded == nullptr)
+    throw drift::fuzz::Finding(std::string("stb_image cannot decode encode_gif's bytes: ") +
+                               (stbi_failure_reason() ? stbi_failure_reason() : "?"));
   drift::fuzz::expect(w == width && h == height && decoded_count == count,
                       "GIF: size or frame count changed");
   for (int f = 0; f < count; ++f) {
     const stbi_uc* p = decoded + static_cast<size_t>(f) * n * 4;
     for (size_t i = 0; i < n; ++i) {
       const uint8_t v = frames[static_cast<size_t>(f)][i];
-      drift::fuzz::expect(
-          p[4 * i] == v && p[4 * i + 1] == v && p[4 * i + 2] == v && p[4 * i + 3] == 255,
-          "GIF: frame " + std::to_string(f) + " pixel " + std::to_string(i) + " changed");
+      if (p[4 * i] != v || p[4 * i + 1] != v || p[4 * i + 2] != v || p[4 * i + 3] != 255)
+        throw drift::fuzz::Finding("GIF: frame " + std::to_string(f) + " pixel " +
+                                   std::to_string(i) + " changed");
     }
     const int expected_cs = (f == count - 1 && last_delay_cs >= 0) ? last_delay_cs : delay_cs;
-    drift::fuzz::expect(delays != nullptr && delays[f] == 10 * expected_cs,
-                        "GIF: frame " + std::to_string(f) + " delay changed");
+    if (delays == nullptr || delays[f] != 10 * expected_cs)
+      throw drift::fuzz::Finding("GIF: frame " + std::to_string(f) + " delay changed");
   }
   return 0;
 }

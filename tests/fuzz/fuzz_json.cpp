@@ -19,16 +19,16 @@ void check_string(const std::string& s) {
   } catch (const drift::Error& e) {  // what quote() writes must parse
     throw drift::fuzz::Finding(std::string("parse(quote(s)) failed: ") + e.what());
   }
-  drift::fuzz::expect(back.is_string() && back.text == s, "parse(quote(s)) != s for a string of " +
-                                                              std::to_string(s.size()) + " bytes");
+  if (!back.is_string() || back.text != s)
+    throw drift::fuzz::Finding("parse(quote(s)) != s for a string of " + std::to_string(s.size()) +
+                               " bytes");
 }
 
 void walk(const Value& v) {
   if (v.is_number()) {
     uint64_t n = 0;
-    if (v.as_uint64(n))
-      drift::fuzz::expect(std::to_string(n) == v.text || v.text[0] == '0',
-                          "as_uint64 misread " + v.text);
+    if (v.as_uint64(n) && std::to_string(n) != v.text && v.text[0] != '0')
+      throw drift::fuzz::Finding("as_uint64 misread " + v.text);
     volatile double d = v.as_double();
     (void)d;
   }

@@ -39,6 +39,12 @@ class Finding : public std::logic_error {
   explicit Finding(const std::string& why) : std::logic_error(why) {}
 };
 
+// A literal message costs nothing until it is needed; a built one costs its allocation every
+// time, so checks made per pixel or per value build theirs only on failure:
+//   if (!ok) throw Finding("frame " + std::to_string(f) + " changed");
+inline void expect(bool condition, const char* what) {
+  if (!condition) throw Finding(what);
+}
 inline void expect(bool condition, const std::string& what) {
   if (!condition) throw Finding(what);
 }
