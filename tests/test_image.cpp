@@ -192,6 +192,23 @@ TEST_CASE("decode_image: a JPEG Huffman table of more than 256 symbols is refuse
                        Error);
 }
 
+TEST_CASE("decode_image: a PNG whose first IDAT chunk is empty is refused before stb") {
+  // stb_image 2.27 would memcpy 0 bytes to a null pointer for it (fuzz_image found it).
+  test::TempDir dir("empty-idat");
+  save_png(dir.path("grey.png"), full({1, 3, 4}, 0.5f));
+  const std::string png = read_file(dir.path("grey.png"));
+  REQUIRE(png.substr(12, 4) == "IHDR");
+  const size_t after_ihdr = 8 + 12 + 13;  // signature, then IHDR: length, type, 13 bytes, CRC
+  REQUIRE(png.substr(after_ihdr + 4, 4) == "IDAT");
+  const std::string empty_idat("\0\0\0\0IDAT\x35\xAF\x06\x1E", 12);  // CRC-32 of "IDAT"
+  const std::string bad = png.substr(0, after_ihdr) + empty_idat + png.substr(after_ihdr);
+  CHECK_THROWS_WITH_AS(decode_image(bad, 0, "empty.png"),
+                       doctest::Contains("'empty.png': unsupported PNG: its first IDAT chunk is "
+                                         "empty"),
+                       Error);
+  CHECK(decode_image(png, 0, "grey.png").shape() == Shape{1, 3, 4});  // the file without it
+}
+
 TEST_CASE("load_picture: centre crop to a square, resize, model range, a batch of one") {
   test::TempDir dir("load-picture");
   // 6 wide, 4 high: columns 0..5 hold 0, 0.2, ..., 1.0 (red), green is 1 everywhere.

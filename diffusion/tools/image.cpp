@@ -117,6 +117,29 @@ std::string jpeg_huffman_problem(const std::string& bytes) {
   return "";
 }
 
+// stb_image 2.27 copies a PNG's IDAT chunks into a buffer it allocates at the first chunk that
+// holds data; an empty IDAT chunk before that one makes it memcpy 0 bytes to a null pointer,
+// undefined behaviour (tests/fuzz/fuzz_image.cpp found it, UBSan reports it). The PNG format
+// allows empty IDAT chunks, but no encoder we know writes one first, so such a file is refused
+// rather than handed to stb. The chunks are walked by their lengths, as stb walks them, up to
+// the first IDAT. Returns what is wrong, or "".
+std::string png_empty_idat_problem(const std::string& bytes) {
+  if (bytes.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) != 0) return "";
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  for (size_t pos = 8; pos + 8 <= bytes.size();) {
+    const uint64_t length = uint64_t(p[pos]) << 24 | uint64_t(p[pos + 1]) << 16 |
+                            uint64_t(p[pos + 2]) << 8 | uint64_t(p[pos + 3]);
+    const std::string type = bytes.substr(pos + 4, 4);
+    if (type == "IDAT")
+      return length == 0 ? "unsupported PNG: its first IDAT chunk is empty (stb_image 2.27 "
+                           "mishandles that)"
+                         : "";
+    if (type == "IEND") return "";
+    pos += 12 + length;  // length, type, data, CRC
+  }
+  return "";
+}
+
 }  // namespace
 
 Tensor decode_image(const std::string& bytes, int channels, const std::string& what,
@@ -126,9 +149,12 @@ Tensor decode_image(const std::string& bytes, int channels, const std::string& w
   DRIFT_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX),
               "load_image: '" << what << "' is too large (" << bytes.size() << " bytes)");
   const int64_t pixel_limit = std::min(max_pixels, kMaxPixels);
+  // Two inputs stb_image 2.27 mishandles are refused before it sees them (see above).
   const std::string jpeg_problem = jpeg_huffman_problem(bytes);
   DRIFT_CHECK(jpeg_problem.empty(),
               "load_image: cannot decode '" << what << "': corrupt JPEG: " << jpeg_problem);
+  const std::string png_problem = png_empty_idat_problem(bytes);
+  DRIFT_CHECK(png_problem.empty(), "load_image: cannot decode '" << what << "': " << png_problem);
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int size = static_cast<int>(bytes.size());
   int width = 0, height = 0, stored_channels = 0;

@@ -195,6 +195,12 @@ void image_corpus() {
   dht += '\0';
   dht += "\xFF\x02" + std::string(14, '\0') + std::string(257, '\x01');
   put("image", "dht_257_symbols.jpg", jpeg.substr(0, jpeg.size() - 2) + dht + "\xFF\xD9");
+  // An empty IDAT chunk before the one with the data: stb_image 2.27 would memcpy to a null
+  // pointer (fuzz_image's second finding; decode_image refuses it now).
+  const size_t after_ihdr = 8 + 12 + 13;
+  put("image", "empty_first_idat.png",
+      png.substr(0, after_ihdr) + std::string("\0\0\0\0IDAT\x35\xAF\x06\x1E", 12) +
+          png.substr(after_ihdr));
 }
 
 void mnist_corpus() {
