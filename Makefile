@@ -7,16 +7,22 @@
 #   make demo       install missing deps, build, run chapters 1 -> 4 into out/ (about 5 min)
 #   make bench      drift_bench next to PyTorch on this machine (bench/run.sh; BENCHMARKS.md)
 #   make flagship   the 10-minute Fashion-MNIST run next to PyTorch's (scripts/flagship.sh, ~30 min)
+#   make sanitize   every test built with g++ -fsanitize=address,undefined in build-sanitize
+#                   (CPU only; scripts/sanitize.sh)
+#   make fuzz       builds the libFuzzer harnesses of tests/fuzz/ with clang in build-fuzz and
+#                   runs each for FUZZ_SECONDS (default 60; FUZZ_ONLY=json: one; scripts/fuzz.sh)
 #   make clean      remove the build directory
 #
 # Variables: BUILD_DIR (default build), CMAKE_FLAGS (e.g. -DWITH_CUDA=OFF), JOBS,
-# BENCH_FLAGS (e.g. "--threads 1 --only sgemm").
+# BENCH_FLAGS (e.g. "--threads 1 --only sgemm"), FUZZ_SECONDS, FUZZ_ONLY.
 
 BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS ?= 60
+FUZZ_ONLY ?=
 
-.PHONY: all build configure deps data test demo bench flagship clean
+.PHONY: all build configure deps data test demo bench flagship sanitize fuzz clean
 
 all: build
 
@@ -49,6 +55,13 @@ bench:
 # for the same 10 minutes, both scored by the same FID code. See scripts/flagship.sh.
 flagship: build
 	@scripts/flagship.sh $(BUILD_DIR)
+
+sanitize:
+	@JOBS=$(JOBS) CMAKE_FLAGS="$(CMAKE_FLAGS)" scripts/sanitize.sh
+
+fuzz:
+	@JOBS=$(JOBS) CMAKE_FLAGS="$(CMAKE_FLAGS)" FUZZ_SECONDS="$(FUZZ_SECONDS)" \
+	  FUZZ_ONLY="$(FUZZ_ONLY)" scripts/fuzz.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -100,8 +100,9 @@ void EMA::check_state(const EmaState& state, const std::string& source,
   for (const auto& [name, tensor] : state.shadow) {
     DRIFT_CHECK(given.insert(name).second,
                 source << ": tensor '" << prefix << name << "' is given twice");
+    // `wanted`, not `name` itself: clang before 16 cannot capture a structured binding.
     auto mine = std::find_if(shadow_.begin(), shadow_.end(),
-                             [&](const auto& entry) { return entry.first == name; });
+                             [&wanted = name](const auto& entry) { return entry.first == wanted; });
     DRIFT_CHECK(mine != shadow_.end(), source << ": unexpected tensor '" << prefix << name
                                               << "': the model has no such parameter");
     DRIFT_CHECK(tensor.shape() == mine->second.shape(),

@@ -1,6 +1,6 @@
 // test_data.cpp — data finding (the search order and the error listing every folder tried),
 // gzip + IDX reading (hand-built files, corrupt bytes, and the real Fashion-MNIST test set
-// when ../shared/data has it).
+// when ../shared/data has it), parse_mnist from bytes.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -136,8 +136,8 @@ TEST_CASE("data finding defaults: DRIFT_DATA and the project's own folders") {
   CHECK(search.env_dir == dir.str());
   CHECK(search.flag_dir.empty());
   REQUIRE(!search.project_roots.empty());  // the source tree this test was built from
-  CHECK(std::filesystem::exists(std::filesystem::path(search.project_roots[0]) / "diffusion" / "tools" /
-                                "data.h"));
+  CHECK(std::filesystem::exists(std::filesystem::path(search.project_roots[0]) / "diffusion" /
+                                "tools" / "data.h"));
   CHECK(search.system_dirs.at(0) == "/usr/share/datasets");
 }
 
@@ -147,6 +147,29 @@ TEST_CASE("crc32 and gunzip of hand-built gzip bytes") {
   std::string payload = "diffusion models, one step at a time";
   CHECK(gunzip(gzip_stored(payload), "plain") == payload);
   CHECK(gunzip(gzip_stored(payload, "file.idx"), "with FNAME") == payload);
+}
+
+TEST_CASE("gunzip: the trailer's length bounds what is inflated") {
+  // Inflating into a buffer of the trailer's length: a stream that runs past it stops there,
+  // and a trailer that claims more than deflate can make of the file is refused up front (a
+  // small file cannot make gunzip allocate gigabytes).
+  const std::string payload(100, 'x');
+  auto claiming = [&](uint32_t n) {
+    std::string gz = gzip_stored(payload);
+    for (int i = 0; i < 4; ++i) gz[gz.size() - 4 + i] = static_cast<char>((n >> (8 * i)) & 0xFF);
+    return gz;
+  };
+  CHECK(gunzip(claiming(100), "exact") == payload);
+  CHECK_THROWS_WITH_AS(gunzip(claiming(50), "short"),
+                       doctest::Contains("inflates to more than the 50 bytes its trailer says"),
+                       Error);
+  CHECK_THROWS_WITH_AS(gunzip(claiming(150), "long"),
+                       doctest::Contains("inflates to 100 bytes but its trailer says 150"), Error);
+  CHECK_THROWS_WITH_AS(gunzip(claiming(1000000), "lie"),
+                       doctest::Contains("more than deflate can make of 105 compressed bytes"),
+                       Error);
+  CHECK_THROWS_WITH_AS(gunzip(claiming((1u << 30) + 1), "huge"),
+                       doctest::Contains("more than gunzip accepts"), Error);
 }
 
 TEST_CASE("IDX: parsing and clear errors for corrupt bytes") {
@@ -191,6 +214,33 @@ TEST_CASE("IDX: parsing and clear errors for corrupt bytes") {
   bad_block[10] = '\x07';  // BFINAL = 1, BTYPE = 11: reserved
   CHECK_THROWS_WITH_AS(gunzip(bad_block, "block"), doctest::Contains("corrupt compressed data"),
                        Error);
+}
+
+TEST_CASE("parse_mnist: images and labels from bytes, gzip'd or not, paired and checked") {
+  const std::string images = idx_bytes({4, 2, 3});  // pixel values 0..23
+  const std::string labels = idx_bytes({4});        // labels 0, 1, 2, 3
+  MnistSplit split = parse_mnist(images, "img", labels, "lab");
+  CHECK(split.images.shape() == Shape{4, 1, 2, 3});
+  CHECK(split.labels.to_vector() == std::vector<float>{0, 1, 2, 3});
+  CHECK(split.images.at({3, 0, 1, 2}) == doctest::Approx(23 / 255.0));
+  MnistSplit gz = parse_mnist(gzip_stored(images), "img.gz", gzip_stored(labels), "lab.gz", 2);
+  CHECK(gz.images.shape() == Shape{2, 1, 2, 3});
+  CHECK(gz.labels.to_vector() == std::vector<float>{0, 1});
+  CHECK(decode_idx(gzip_stored(images), "gz").values == decode_idx(images, "raw").values);
+  // The pairing checks of load_mnist, each naming the source.
+  CHECK_THROWS_WITH_AS(parse_mnist(images, "img", idx_bytes({3}), "lab"),
+                       doctest::Contains("4 images in 'img' but 3 labels in 'lab'"), Error);
+  CHECK_THROWS_WITH_AS(parse_mnist(idx_bytes({4, 6}), "img", labels, "lab"),
+                       doctest::Contains("'img' should be [N, H, W]"), Error);
+  CHECK_THROWS_WITH_AS(parse_mnist(images, "img", idx_bytes({4, 1}), "lab"),
+                       doctest::Contains("'lab' should be [N]"), Error);
+  std::string eleven = idx_bytes({4});
+  eleven.back() = 11;
+  CHECK_THROWS_WITH_AS(parse_mnist(images, "img", eleven, "lab"),
+                       doctest::Contains("label 11 of example 3 in 'lab' is not a class 0..9"),
+                       Error);
+  CHECK_THROWS_WITH_AS(parse_mnist(gzip_stored(images).substr(0, 30), "cut.gz", labels, "lab"),
+                       doctest::Contains("cut.gz"), Error);
 }
 
 TEST_CASE("the real Fashion-MNIST test set (from ../shared/data when present)") {

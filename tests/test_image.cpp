@@ -1,11 +1,13 @@
 // test_image.cpp — image utilities: ranges, resizing (against PyTorch), grey-scale, nearest
-// upscaling, make_grid's layout (and tile_rows'), and PNG files written and read back.
+// upscaling, make_grid's layout (and tile_rows'), PNG files written and read back, decode_image
+// from bytes.
 #include <doctest/doctest.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include "diffusion/tools/data.h"  // read_file
 #include "diffusion/tools/image.h"
 #include "diffusion/tools/strip.h"
 #include "tensor/error.h"
@@ -145,6 +147,68 @@ TEST_CASE("PNG written and read back") {
   CHECK(clamped[1] == 1.0f);
   CHECK(clamped[2] == doctest::Approx(128.0 / 255.0));  // 127.5 rounds up
   CHECK(clamped[3] == doctest::Approx(77.0 / 255.0));   // 76.5 rounds up
+}
+
+TEST_CASE("decode_image: the bytes of a file, with load_image's checks and messages") {
+  test::TempDir dir("decode-image");
+  std::vector<float> values(3 * 4 * 5);
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] = static_cast<float>((i * 53) % 256) / 255.0f;
+  const Tensor image = from_vector(values, Shape{3, 4, 5});
+  save_png(dir.path("rgb.png"), image);
+  const std::string bytes = read_file(dir.path("rgb.png"));
+  CHECK_CLOSE(decode_image(bytes, 0, "rgb"), image, 1e-6, 0);
+  CHECK_CLOSE(decode_image(bytes, 3, "rgb"), load_image(dir.path("rgb.png"), 3), 0, 0);
+  CHECK(decode_image(bytes, 1, "rgb").shape() == Shape{1, 4, 5});
+  CHECK(decode_image(bytes, 4, "rgb").shape() == Shape{4, 4, 5});
+  CHECK_THROWS_WITH_AS(decode_image(bytes.substr(0, 20), 0, "cut.png"),
+                       doctest::Contains("cannot decode 'cut.png'"), Error);
+  CHECK_THROWS_WITH_AS(decode_image("", 0, "empty"), doctest::Contains("cannot decode 'empty'"),
+                       Error);
+  CHECK_THROWS_WITH_AS(decode_image(bytes, 2, "rgb"), doctest::Contains("channels must be"), Error);
+  std::string wide = bytes;
+  wide[16 + 2] = '\x4E';  // the IHDR width 5 -> 19973: refused from the header alone
+  CHECK_THROWS_WITH_AS(decode_image(wide, 0, "wide.png"),
+                       doctest::Contains("'wide.png' is 19973 x 4 pixels, larger than"), Error);
+}
+
+TEST_CASE("decode_image: a JPEG Huffman table of more than 256 symbols is refused before stb") {
+  // stb_image 2.27 would build the table first and write past its arrays (fuzz_image found it).
+  // A real JPEG (stb_image_write's, kept as a fuzz seed: its JPEG writer shifts negative
+  // values, which UBSan stops in `make sanitize`, so it is not run here).
+  const std::string jpeg = read_file(DRIFT_FIXTURE_DIR "/../fuzz/corpus/image/rgb_16x16.jpg");
+  CHECK(decode_image(jpeg, 0, "good.jpg").shape() == Shape{3, 16, 16});  // a real JPEG still loads
+  // DHT: length 2 + 17 + 257, class 0 id 0, 255 codes of 1 bit and 2 of 2 bits, 257 symbols.
+  std::string dht = "\xFF\xC4\x01\x14";
+  dht += '\0';
+  dht += "\xFF\x02" + std::string(14, '\0') + std::string(257, '\x01');
+  const std::string bad_header = "\xFF\xD8" + dht + "\xFF\xD9";
+  CHECK_THROWS_WITH_AS(decode_image(bad_header, 0, "dht.jpg"),
+                       doctest::Contains("cannot decode 'dht.jpg': corrupt JPEG: a Huffman table "
+                                         "(DHT) of 257 symbols (at most 256)"),
+                       Error);
+  // The same table after the image data, where a progressive JPEG puts its later tables.
+  REQUIRE(jpeg.substr(jpeg.size() - 2) == "\xFF\xD9");
+  const std::string bad_later = jpeg.substr(0, jpeg.size() - 2) + dht + "\xFF\xD9";
+  CHECK_THROWS_WITH_AS(decode_image(bad_later, 0, "later.jpg"), doctest::Contains("of 257 symbols"),
+                       Error);
+}
+
+TEST_CASE("decode_image: a PNG whose first IDAT chunk is empty is refused before stb") {
+  // stb_image 2.27 would memcpy 0 bytes to a null pointer for it (fuzz_image found it).
+  test::TempDir dir("empty-idat");
+  save_png(dir.path("grey.png"), full({1, 3, 4}, 0.5f));
+  const std::string png = read_file(dir.path("grey.png"));
+  REQUIRE(png.substr(12, 4) == "IHDR");
+  const size_t after_ihdr = 8 + 12 + 13;  // signature, then IHDR: length, type, 13 bytes, CRC
+  REQUIRE(png.substr(after_ihdr + 4, 4) == "IDAT");
+  const std::string empty_idat("\0\0\0\0IDAT\x35\xAF\x06\x1E", 12);  // CRC-32 of "IDAT"
+  const std::string bad = png.substr(0, after_ihdr) + empty_idat + png.substr(after_ihdr);
+  CHECK_THROWS_WITH_AS(decode_image(bad, 0, "empty.png"),
+                       doctest::Contains("'empty.png': unsupported PNG: its first IDAT chunk is "
+                                         "empty"),
+                       Error);
+  CHECK(decode_image(png, 0, "grey.png").shape() == Shape{1, 3, 4});  // the file without it
 }
 
 TEST_CASE("load_picture: centre crop to a square, resize, model range, a batch of one") {

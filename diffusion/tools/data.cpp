@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <memory>
 #include <set>
 #include <sstream>
 
@@ -218,6 +217,9 @@ uint32_t big_endian32(const unsigned char* p) {
 
 }  // namespace
 
+// The most gunzip inflates: 1 GiB, 20 times the largest MNIST file (47 MB of training images).
+constexpr uint32_t kMaxGunzipBytes = uint32_t(1) << 30;
+
 std::string gunzip(const std::string& bytes, const std::string& what) {
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
   const size_t size = bytes.size();
@@ -255,25 +257,37 @@ std::string gunzip(const std::string& bytes, const std::string& what) {
     pos += 2;
   }
   const size_t deflate_size = size - 8 - pos;
-  DRIFT_CHECK(deflate_size <= static_cast<size_t>(INT_MAX),
+  DRIFT_CHECK(deflate_size + 8 <= static_cast<size_t>(INT_MAX),
               "gunzip: '" << what << "' is too large (" << size << " bytes)");
-  int out_size = 0;
+  const uint32_t stored_crc = little_endian32(data + size - 8);
+  const uint32_t stored_size = little_endian32(data + size - 4);
+  // The output is inflated into a buffer of the length the trailer states, so no file makes
+  // gunzip allocate more than that: at most kMaxGunzipBytes, and at most what deflate can make
+  // of the compressed bytes, 1032 per byte (a 258-byte match costs two codes of at least one
+  // bit each: zlib's FAQ). A trailer that claims more is refused before anything is allocated.
+  DRIFT_CHECK(stored_size <= kMaxGunzipBytes,
+              "gunzip: '" << what << "' says it inflates to " << stored_size
+                          << " bytes, more than gunzip accepts (" << kMaxGunzipBytes << ")");
+  DRIFT_CHECK(uint64_t(stored_size) <= 1032 * uint64_t(deflate_size + 8),
+              "gunzip: '" << what << "' says it inflates to " << stored_size
+                          << " bytes, more than deflate can make of " << deflate_size
+                          << " compressed bytes (truncated or corrupt file)");
+  std::string result(stored_size, '\0');
   stb_clear_failure_reason();
   // The inflater is given the 8 trailer bytes too: stb_image 2.27 refuses to decode the last
   // code of a stream when fewer than 16 bits are left before the end of its buffer (Fashion-
   // MNIST's t10k labels end that way). It stops at the final block, so it only peeks at them.
-  std::unique_ptr<char, void (*)(void*)> out(
-      stbi_zlib_decode_noheader_malloc(reinterpret_cast<const char*>(data + pos),
-                                       static_cast<int>(deflate_size + 8), &out_size),
-      stbi_image_free);
-  DRIFT_CHECK(out != nullptr, "gunzip: '" << what << "' has corrupt compressed data ("
-                                          << stb_failure_reason_or("invalid deflate data") << ")");
-  std::string result(out.get(), static_cast<size_t>(out_size));
-  const uint32_t stored_crc = little_endian32(data + size - 8);
-  const uint32_t stored_size = little_endian32(data + size - 4);
-  DRIFT_CHECK(static_cast<uint32_t>(result.size()) == stored_size,
-              "gunzip: '" << what << "' inflates to " << result.size()
-                          << " bytes but its trailer says " << stored_size
+  const int out_size = stbi_zlib_decode_noheader_buffer(
+      result.data(), static_cast<int>(stored_size), reinterpret_cast<const char*>(data + pos),
+      static_cast<int>(deflate_size + 8));
+  DRIFT_CHECK(out_size >= 0, "gunzip: '" << what
+                                         << "' has corrupt compressed data, or inflates to more "
+                                            "than the "
+                                         << stored_size << " bytes its trailer says ("
+                                         << stb_failure_reason_or("invalid deflate data") << ")");
+  DRIFT_CHECK(static_cast<uint32_t>(out_size) == stored_size,
+              "gunzip: '" << what << "' inflates to " << out_size << " bytes but its trailer says "
+                          << stored_size
                           << " (truncated or corrupt file, or several gzip members)");
   DRIFT_CHECK(crc32(result) == stored_crc,
               "gunzip: '" << what << "' fails its CRC-32 check (corrupt file)");
@@ -314,30 +328,30 @@ IdxArray parse_idx(const std::string& bytes, const std::string& what) {
   return array;
 }
 
-IdxArray read_idx(const std::string& path) {
-  std::string bytes = read_file(path);
+IdxArray decode_idx(const std::string& bytes, const std::string& what) {
   if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
       static_cast<unsigned char>(bytes[1]) == 0x8b)
-    bytes = gunzip(bytes, path);
-  return parse_idx(bytes, path);
+    return parse_idx(gunzip(bytes, what), what);
+  return parse_idx(bytes, what);
 }
 
-MnistSplit load_mnist(const std::string& dir, const std::string& split, int64_t limit) {
-  DRIFT_CHECK(split == "train" || split == "test",
-              "load_mnist: split must be 'train' or 'test', got '" << split << "'");
-  const std::string prefix = split == "train" ? "train" : "t10k";
-  const std::string images_path = (fs::path(dir) / (prefix + "-images-idx3-ubyte.gz")).string();
-  const std::string labels_path = (fs::path(dir) / (prefix + "-labels-idx1-ubyte.gz")).string();
-  IdxArray images = read_idx(images_path);
-  IdxArray labels = read_idx(labels_path);
-  DRIFT_CHECK(images.dims.size() == 3, "load_mnist: '" << images_path
+IdxArray read_idx(const std::string& path) {
+  return decode_idx(read_file(path), path);
+}
+
+MnistSplit parse_mnist(const std::string& images_bytes, const std::string& images_what,
+                       const std::string& labels_bytes, const std::string& labels_what,
+                       int64_t limit) {
+  IdxArray images = decode_idx(images_bytes, images_what);
+  IdxArray labels = decode_idx(labels_bytes, labels_what);
+  DRIFT_CHECK(images.dims.size() == 3, "load_mnist: '" << images_what
                                                        << "' should be [N, H, W], has "
                                                        << images.dims.size() << " dimensions");
-  DRIFT_CHECK(labels.dims.size() == 1, "load_mnist: '" << labels_path << "' should be [N], has "
+  DRIFT_CHECK(labels.dims.size() == 1, "load_mnist: '" << labels_what << "' should be [N], has "
                                                        << labels.dims.size() << " dimensions");
   DRIFT_CHECK(images.dims[0] == labels.dims[0],
-              "load_mnist: " << images.dims[0] << " images in '" << images_path << "' but "
-                             << labels.dims[0] << " labels in '" << labels_path << "'");
+              "load_mnist: " << images.dims[0] << " images in '" << images_what << "' but "
+                             << labels.dims[0] << " labels in '" << labels_what << "'");
   int64_t n = images.dims[0];
   if (limit > 0 && limit < n) n = limit;
   const int64_t h = images.dims[1], w = images.dims[2];
@@ -347,10 +361,20 @@ MnistSplit load_mnist(const std::string& dir, const std::string& split, int64_t 
   for (size_t i = 0; i < classes.size(); ++i) {
     DRIFT_CHECK(labels.values[i] <= 9, "load_mnist: label "
                                            << int(labels.values[i]) << " of example " << i
-                                           << " in '" << labels_path << "' is not a class 0..9");
+                                           << " in '" << labels_what << "' is not a class 0..9");
     classes[i] = labels.values[i];
   }
   return {from_vector(pixels, Shape{n, 1, h, w}), from_vector(classes, Shape{n})};
+}
+
+MnistSplit load_mnist(const std::string& dir, const std::string& split, int64_t limit) {
+  DRIFT_CHECK(split == "train" || split == "test",
+              "load_mnist: split must be 'train' or 'test', got '" << split << "'");
+  const std::string prefix = split == "train" ? "train" : "t10k";
+  const std::string images_path = (fs::path(dir) / (prefix + "-images-idx3-ubyte.gz")).string();
+  const std::string labels_path = (fs::path(dir) / (prefix + "-labels-idx1-ubyte.gz")).string();
+  return parse_mnist(read_file(images_path), images_path, read_file(labels_path), labels_path,
+                     limit);
 }
 
 }  // namespace diffusion

@@ -81,12 +81,17 @@ struct IdxArray {
 uint32_t crc32(const std::string& bytes);
 
 // The decompressed contents of gzip bytes (RFC 1952: header, deflate data, CRC-32 and size),
-// checked against the stored CRC-32 and length. `what` names the source in errors.
+// checked against the stored CRC-32 and length. `what` names the source in errors. The
+// trailer's length bounds the work: a file that claims more than 1 GiB, or more than deflate
+// can make of its compressed bytes (1032 per byte), is refused before anything is inflated.
 std::string gunzip(const std::string& bytes, const std::string& what);
 
 // Parses IDX bytes (already decompressed); checks the magic number, the type, the dimensions
 // and that the size matches them exactly. `what` names the source in errors.
 IdxArray parse_idx(const std::string& bytes, const std::string& what);
+
+// IDX bytes, gzip'd (detected by its magic bytes) or not; read_idx is read_file + decode_idx.
+IdxArray decode_idx(const std::string& bytes, const std::string& what);
 
 // Reads an IDX file, gzip'd (detected by its magic bytes) or not.
 IdxArray read_idx(const std::string& path);
@@ -101,6 +106,12 @@ struct MnistSplit {
 // that images and labels agree in count and that every label is in 0..9. `limit` > 0 keeps
 // only the first `limit` examples (quick runs).
 MnistSplit load_mnist(const std::string& dir, const std::string& split, int64_t limit = 0);
+
+// The same from the two files' bytes already in memory (each gzip'd or not; load_mnist reads
+// the files and calls this): the same checks, `*_what` naming each source in errors.
+MnistSplit parse_mnist(const std::string& images_bytes, const std::string& images_what,
+                       const std::string& labels_bytes, const std::string& labels_what,
+                       int64_t limit = 0);
 
 // The whole contents of a file; throws naming the path when it cannot be read.
 std::string read_file(const std::string& path);

@@ -8,6 +8,7 @@
 #include <stb/stb_image_write.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +17,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "diffusion/tools/data.h"  // read_file
 #include "diffusion/tools/stb_util.h"
 #include "tensor/error.h"
 #include "tensor/io/safetensors.h"  // write_file_atomically
@@ -53,32 +55,125 @@ Shape image_shape(const ImageDims& d, int64_t c, int64_t h, int64_t w) {
 
 // ---- files -----------------------------------------------------------------------------------
 
-constexpr int kMaxImageSide = 16384;                   // a 16k photograph still loads
-constexpr int64_t kMaxImagePixels = int64_t(1) << 28;  // 268 M pixels: 1 GB as floats
+constexpr int kMaxImageSide = 16384;  // a 16k photograph still loads
 
-Tensor load_image(const std::string& path, int channels) {
+namespace {
+
+// stb_image 2.27 (Debian's libstb-dev) builds a Huffman table from a JPEG DHT segment before
+// checking that the table's 16 code counts add up to at most 256 symbols; a table of more
+// writes past stb's arrays (tests/fuzz/fuzz_image.cpp found it; newer stb_image refuses such a
+// table itself). So before stb sees a JPEG, its marker segments are walked the way stb walks
+// them, and a table of more than 256 symbols refuses the file. Where stb would stop (a bad
+// marker, a segment whose length it rejects) the walk reads on, so it looks at every table stb
+// could reach. Returns what is wrong, or "".
+std::string jpeg_huffman_problem(const std::string& bytes) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  size_t pos = 0;
+  auto get8 = [&]() -> unsigned { return pos < n ? p[pos++] : 0; };  // stb reads 0s past the end
+  // stb's marker reader: a byte other than 0xFF is no marker (-1); 0xFF fill bytes are skipped.
+  auto marker = [&]() -> int {
+    if (get8() != 0xFF) return -1;
+    unsigned m = 0xFF;
+    while (m == 0xFF) m = get8();
+    return static_cast<int>(m);
+  };
+  if (marker() != 0xD8) return "";  // no SOI: stb does not read it as a JPEG
+  while (pos < n) {
+    const int m = marker();
+    if (m < 0 || m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) continue;  // no segment
+    if (m == 0xD9) return "";  // EOI: stb reads no further
+    const size_t start = pos;
+    const size_t length = get8() << 8 | get8();  // counts its own two bytes
+    if (m == 0xC4) {  // DHT: tables of [class|id] [16 code counts] [that many symbols]
+      for (int64_t left = static_cast<int64_t>(length) - 2; left > 0;) {
+        get8();
+        unsigned symbols = 0;
+        for (int i = 0; i < 16; ++i) symbols += get8();
+        if (symbols > 256)
+          return "a Huffman table (DHT) of " + std::to_string(symbols) + " symbols (at most 256)";
+        pos = std::min(n, pos + symbols);
+        left -= 17 + static_cast<int64_t>(symbols);
+      }
+      continue;
+    }
+    pos = std::min(n, start + std::max<size_t>(length, 2));
+    if (m == 0xDA) {  // SOS: entropy-coded data up to the next marker other than RSTn
+      while (pos < n) {
+        if (p[pos] != 0xFF) {
+          ++pos;
+          continue;
+        }
+        size_t next = pos + 1;
+        while (next < n && p[next] == 0xFF) ++next;  // fill bytes
+        if (next < n && (p[next] == 0x00 || (p[next] >= 0xD0 && p[next] <= 0xD7))) {
+          pos = next + 1;  // a stuffed 0xFF or a restart marker: still data
+          continue;
+        }
+        break;  // the next marker
+      }
+    }
+  }
+  return "";
+}
+
+// stb_image 2.27 copies a PNG's IDAT chunks into a buffer it allocates at the first chunk that
+// holds data; an empty IDAT chunk before that one makes it memcpy 0 bytes to a null pointer,
+// undefined behaviour (tests/fuzz/fuzz_image.cpp found it, UBSan reports it). The PNG format
+// allows empty IDAT chunks, but no encoder we know writes one first, so such a file is refused
+// rather than handed to stb. The chunks are walked by their lengths, as stb walks them, up to
+// the first IDAT. Returns what is wrong, or "".
+std::string png_empty_idat_problem(const std::string& bytes) {
+  if (bytes.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) != 0) return "";
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  for (size_t pos = 8; pos + 8 <= bytes.size();) {
+    const uint64_t length = uint64_t(p[pos]) << 24 | uint64_t(p[pos + 1]) << 16 |
+                            uint64_t(p[pos + 2]) << 8 | uint64_t(p[pos + 3]);
+    const std::string type = bytes.substr(pos + 4, 4);
+    if (type == "IDAT")
+      return length == 0 ? "unsupported PNG: its first IDAT chunk is empty (stb_image 2.27 "
+                           "mishandles that)"
+                         : "";
+    if (type == "IEND") return "";
+    pos += 12 + length;  // length, type, data, CRC
+  }
+  return "";
+}
+
+}  // namespace
+
+Tensor decode_image(const std::string& bytes, int channels, const std::string& what,
+                    int64_t max_pixels) {
   DRIFT_CHECK(channels == 0 || channels == 1 || channels == 3 || channels == 4,
               "load_image: channels must be 0 (as stored), 1, 3 or 4, got " << channels);
-  std::error_code ec;
-  DRIFT_CHECK(std::filesystem::is_regular_file(path, ec),
-              "load_image: no such file: '" << path << "'");
+  DRIFT_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX),
+              "load_image: '" << what << "' is too large (" << bytes.size() << " bytes)");
+  const int64_t pixel_limit = std::min(max_pixels, kMaxPixels);
+  // Two inputs stb_image 2.27 mishandles are refused before it sees them (see above).
+  const std::string jpeg_problem = jpeg_huffman_problem(bytes);
+  DRIFT_CHECK(jpeg_problem.empty(),
+              "load_image: cannot decode '" << what << "': corrupt JPEG: " << jpeg_problem);
+  const std::string png_problem = png_empty_idat_problem(bytes);
+  DRIFT_CHECK(png_problem.empty(), "load_image: cannot decode '" << what << "': " << png_problem);
+  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int size = static_cast<int>(bytes.size());
   int width = 0, height = 0, stored_channels = 0;
   stb_clear_failure_reason();
   // The header first: a file that claims 100000 x 100000 pixels is refused before stb
   // allocates anything for it.
-  DRIFT_CHECK(stbi_info(path.c_str(), &width, &height, &stored_channels),
+  DRIFT_CHECK(stbi_info_from_memory(data, size, &width, &height, &stored_channels),
               "load_image: cannot decode '"
-                  << path << "': " << stb_failure_reason_or("not a PNG, JPEG or GIF"));
-  DRIFT_CHECK(width <= kMaxImageSide && height <= kMaxImageSide &&
-                  int64_t(width) * height <= kMaxImagePixels,
-              "load_image: '" << path << "' is " << width << " x " << height
-                              << " pixels, larger than load_image accepts (at most "
-                              << kMaxImageSide << " per side and " << kMaxImagePixels
-                              << " pixels)");
+                  << what << "': " << stb_failure_reason_or("not a PNG, JPEG or GIF"));
+  DRIFT_CHECK(
+      width <= kMaxImageSide && height <= kMaxImageSide && int64_t(width) * height <= pixel_limit,
+      "load_image: '" << what << "' is " << width << " x " << height
+                      << " pixels, larger than load_image accepts (at most " << kMaxImageSide
+                      << " per side and " << pixel_limit << " pixels)");
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load(path.c_str(), &width, &height, &stored_channels, channels), stbi_image_free);
+      stbi_load_from_memory(data, size, &width, &height, &stored_channels, channels),
+      stbi_image_free);
   DRIFT_CHECK(pixels != nullptr, "load_image: cannot decode '"
-                                     << path << "': " << stb_failure_reason_or("unknown format"));
+                                     << what << "': " << stb_failure_reason_or("unknown format"));
   const int64_t C = channels == 0 ? stored_channels : channels;
   const int64_t H = height, W = width;
   // stb gives interleaved rows (HWC, 8 bits); we store planes (CHW) in [0, 1].
@@ -89,6 +184,15 @@ Tensor load_image(const std::string& path, int channels) {
         values[static_cast<size_t>((c * H + y) * W + x)] =
             static_cast<float>(pixels.get()[(y * W + x) * C + c]) / 255.0f;
   return from_vector(values, Shape{C, H, W});
+}
+
+Tensor load_image(const std::string& path, int channels) {
+  DRIFT_CHECK(channels == 0 || channels == 1 || channels == 3 || channels == 4,
+              "load_image: channels must be 0 (as stored), 1, 3 or 4, got " << channels);
+  std::error_code ec;
+  DRIFT_CHECK(std::filesystem::is_regular_file(path, ec),
+              "load_image: no such file: '" << path << "'");
+  return decode_image(read_file(path), channels, path);
 }
 
 void save_png(const std::string& path, const Tensor& image_in) {

@@ -21,10 +21,21 @@
 namespace drift {
 namespace diffusion {
 
-// Loads a JPEG, PNG, BMP, TGA, GIF (first frame) or PNM file with stb_image into a [C, H, W]
-// float tensor in [0, 1]. `channels` = 0 keeps the file's own count; 1 (grey), 3 (RGB) or
-// 4 (RGBA) converts. A missing or unreadable file throws naming the path and stb's reason.
+// Loads a PNG, JPEG or GIF (first frame) file with stb_image into a [C, H, W] float tensor
+// in [0, 1] (stb_impl.cpp compiles only those three decoders). `channels` = 0 keeps the
+// file's own count; 1 (grey), 3 (RGB) or 4 (RGBA) converts. A missing or unreadable file
+// throws naming the path and stb's reason.
 Tensor load_image(const std::string& path, int channels = 0);
+
+// The most pixels load_image and decode_image accept: 268 M pixels, 1 GB as floats.
+constexpr int64_t kMaxPixels = int64_t(1) << 28;
+
+// The same from a file's bytes already in memory (load_image is read_file + decode_image):
+// `what` names the source in errors. The header is read first, and a picture larger than
+// 16384 pixels a side or max_pixels in all (at most kMaxPixels) is refused before anything is
+// allocated for it.
+Tensor decode_image(const std::string& bytes, int channels, const std::string& what,
+                    int64_t max_pixels = kMaxPixels);
 
 // Writes [C, H, W] (C = 1, 2, 3 or 4) or [H, W] values in [0, 1] as an 8-bit PNG: each value
 // is clamped to [0, 1] and rounded to the nearest of 0..255 (like torchvision's save_image).
