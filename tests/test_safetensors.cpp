@@ -127,4 +127,8 @@ TEST_CASE("json reader") {
   CHECK(v.find("b")->find("c")->boolean);
   CHECK_THROWS_WITH_AS(json::parse("{\"a\": }", "cfg"), doctest::Contains("cfg: invalid JSON"),
                        Error);
+  // \u takes exactly four hex digits (it once went through strtoul, which took these)
+  CHECK(json::parse("\"\\u0041\\u00e9\"", "t").text == "A\xC3\xA9");
+  for (const char* bad : {"\"\\u-001\"", "\"\\u 12f\"", "\"\\u0x1F\"", "\"\\u12\""})
+    CHECK_THROWS_WITH_AS(json::parse(bad, "t"), doctest::Contains("escape"), Error);
 }

@@ -26,7 +26,9 @@ bool Value::as_uint64(uint64_t& out) const {
   return true;
 }
 
-double Value::as_double() const { return std::strtod(text.c_str(), nullptr); }
+double Value::as_double() const {
+  return std::strtod(text.c_str(), nullptr);
+}
 
 namespace {
 
@@ -109,9 +111,9 @@ class Parser {
     if (c == '-' || (c >= '0' && c <= '9')) {
       v.kind = Value::Kind::Number;
       size_t start = pos_;
-      while (pos_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[pos_])) ||
-                                  s_[pos_] == '-' || s_[pos_] == '+' || s_[pos_] == '.' ||
-                                  s_[pos_] == 'e' || s_[pos_] == 'E'))
+      while (pos_ < s_.size() &&
+             (std::isdigit(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '-' ||
+              s_[pos_] == '+' || s_[pos_] == '.' || s_[pos_] == 'e' || s_[pos_] == 'E'))
         ++pos_;
       v.text = s_.substr(start, pos_ - start);
       return v;
@@ -149,17 +151,42 @@ class Parser {
       if (pos_ >= s_.size()) fail("unterminated escape");
       char e = s_[pos_++];
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           if (pos_ + 4 > s_.size()) fail("short \\u escape");
-          unsigned code = static_cast<unsigned>(std::strtoul(s_.substr(pos_, 4).c_str(), nullptr, 16));
+          unsigned code = 0;  // exactly four hex digits (strtoul would take "-001", " 12f", "0x1F")
+          for (int i = 0; i < 4; ++i) {
+            const char c = s_[pos_ + size_t(i)];
+            const int digit = c >= '0' && c <= '9'   ? c - '0'
+                              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                              : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                     : -1;
+            if (digit < 0) fail("\\u escape needs four hex digits");
+            code = code * 16 + unsigned(digit);
+          }
           pos_ += 4;
           // UTF-8 encode (surrogate pairs are kept as two 3-byte sequences: rare in headers).
           if (code < 0x80) {
@@ -174,7 +201,8 @@ class Parser {
           }
           break;
         }
-        default: fail("bad escape");
+        default:
+          fail("bad escape");
       }
     }
   }
@@ -186,17 +214,29 @@ class Parser {
 
 }  // namespace
 
-Value parse(const std::string& text, const std::string& what) { return Parser(text, what).document(); }
+Value parse(const std::string& text, const std::string& what) {
+  return Parser(text, what).document();
+}
 
 std::string quote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
