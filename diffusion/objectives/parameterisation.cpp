@@ -42,9 +42,7 @@ Prediction parse_prediction(const std::string& name) {
 
 Tensor x0_from_eps(const NoiseScheduler& sch, const Tensor& x_t, const Tensor& eps,
                    const Tensor& t) {
-  // x_0 = (x_t − s ε) / a                                               (eq. 4 solved for x_0)
-  return (x_t - pick(sch, sch.sqrt_one_minus_alpha_bar, t, x_t) * eps) /
-         pick(sch, sch.sqrt_alpha_bar, t, x_t);
+  return sch.predict_x0(x_t, eps, t);  // x_0 = (x_t − s ε) / a        (eq. 4 solved for x_0)
 }
 
 Tensor eps_from_x0(const NoiseScheduler& sch, const Tensor& x_t, const Tensor& x0,

@@ -81,6 +81,19 @@ double DDIMSampler::alpha_bar(int64_t t) const {
   return t < 0 ? 1.0 : alpha_bar_[static_cast<size_t>(t)];  // ᾱ_{-1} = 1: no noise at the end
 }
 
+// The deterministic part of eq. 12, from the level with ᾱ_from to the one with ᾱ_to:
+//   x̂_0 = (x − √(1−ᾱ_from) ε̂) / √ᾱ_from                              ("predicted x_0")
+//   √ᾱ_to x̂_0 + √(1−ᾱ_to−σ²) ε̂          (the second term "the direction pointing to x_t";
+// ≥ 0 for η ≤ 1, max() for rounding). Downward it is the sampler's step before σ z; upward,
+// with σ = 0, DDIM inversion's.
+Tensor DDIMSampler::jump(const Tensor& eps_hat, const Tensor& x, double ab_from, double ab_to,
+                         double sigma) const {
+  Tensor x0_hat = (x - eps_hat * static_cast<float>(std::sqrt(1.0 - ab_from))) *
+                  static_cast<float>(1.0 / std::sqrt(ab_from));
+  const double dir = std::sqrt(std::max(0.0, 1.0 - ab_to - sigma * sigma));
+  return x0_hat * static_cast<float>(std::sqrt(ab_to)) + eps_hat * static_cast<float>(dir);
+}
+
 double DDIMSampler::sigma(int64_t t, int64_t t_prev) const {
   DRIFT_CHECK(t >= 0 && t < scheduler_.steps(),
               "DDIMSampler: timestep " << t << " outside [0, " << scheduler_.steps() << ")");
@@ -96,16 +109,8 @@ Tensor DDIMSampler::step_with_noise(const Tensor& eps_hat, int64_t t, int64_t t_
                                     const Tensor& x_t, const Tensor& z) const {
   DRIFT_CHECK(eps_hat.defined() && x_t.defined(), "DDIMSampler::step: undefined input");
   check_same_shape(eps_hat, x_t, "DDIMSampler::step (eps_hat and x_t)");
-  const double s = sigma(t, t_prev);  // checks t and t_prev
-  const double ab_t = alpha_bar(t), ab_prev = alpha_bar(t_prev);
-  // x̂_0 = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t                                     (eq. 12, "predicted x_0")
-  Tensor x0_hat = (x_t - eps_hat * static_cast<float>(std::sqrt(1.0 - ab_t))) *
-                  static_cast<float>(1.0 / std::sqrt(ab_t));
-  // √(1−ᾱ_prev−σ²) ε̂, "the direction pointing to x_t" (≥ 0 for η ≤ 1; max() for rounding)
-  const double dir = std::sqrt(std::max(0.0, 1.0 - ab_prev - s * s));
-  // x_{t_prev} = √ᾱ_prev x̂_0 + √(1−ᾱ_prev−σ²) ε̂ + σ z                             (eq. 12)
-  Tensor x_prev =
-      x0_hat * static_cast<float>(std::sqrt(ab_prev)) + eps_hat * static_cast<float>(dir);
+  const double s = sigma(t, t_prev);                                       // checks t and t_prev
+  Tensor x_prev = jump(eps_hat, x_t, alpha_bar(t), alpha_bar(t_prev), s);  // eq. 12 without σ z
   if (s == 0.0) return x_prev;
   DRIFT_CHECK(z.defined(), "DDIMSampler::step: σ = " << s << " > 0 needs the noise z");
   check_same_shape(z, x_t, "DDIMSampler::step (z and x_t)");
@@ -158,12 +163,7 @@ Tensor DDIMSampler::invert(NoisePredictor& model, const Tensor& x0,
                 "ddim invert: timesteps must be strictly decreasing within [0, "
                     << scheduler_.steps() << "), got " << b << " after " << a);
     Tensor eps_hat = model.forward(x, scheduler_.timesteps(x.size(0), b));  // ε_θ(x_a, b)
-    const double ab_a = alpha_bar(a), ab_b = alpha_bar(b);
-    // x̂_0 = (x_a − √(1−ᾱ_a) ε̂) / √ᾱ_a;  x_b = √ᾱ_b x̂_0 + √(1−ᾱ_b) ε̂      (eq. 12, η = 0, upward)
-    Tensor x0_hat = (x - eps_hat * static_cast<float>(std::sqrt(1.0 - ab_a))) *
-                    static_cast<float>(1.0 / std::sqrt(ab_a));
-    x = x0_hat * static_cast<float>(std::sqrt(ab_b)) +
-        eps_hat * static_cast<float>(std::sqrt(1.0 - ab_b));
+    x = jump(eps_hat, x, alpha_bar(a), alpha_bar(b), 0.0);  // eq. 12 at η = 0, upward
     a = b;
   }
   return x;

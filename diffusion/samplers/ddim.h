@@ -106,6 +106,9 @@ class DDIMSampler {
 
  private:
   double alpha_bar(int64_t t) const;  // ᾱ_t, 1 for t = -1
+  // eq. 12's deterministic part between two levels (any direction): see ddim.cpp
+  Tensor jump(const Tensor& eps_hat, const Tensor& x, double ab_from, double ab_to,
+              double sigma) const;
 
   const NoiseScheduler& scheduler_;
   double eta_;
